@@ -1,0 +1,10 @@
+/* fp_activation.c: activations and their derivatives, instantiated for double and float. */
+#include <math.h>
+#include "fp_kernels.h"
+
+#define FP_DOUBLE
+#include "fp_type.h"
+#include "fp_activation.inc"
+#undef FP_DOUBLE
+#include "fp_type.h"
+#include "fp_activation.inc"

@@ -1,0 +1,428 @@
+/* fp_gemm.c: the blocked GEMM frame of fastprop (contract in fp_gemm.h).
+ *
+ * BLIS-style: five loops around a register-tile micro-kernel (fp_gemm_kernels.h):
+ *
+ *   for jc in N by NC:                  B panel KC x NC packed once, shared by all threads
+ *     for pc in K by KC:                (beta and bias are applied at pc == 0 only)
+ *       pack op(B)[pc:pc+KC, jc:jc+NC] into NR-wide micro-panels (threads split the panels)
+ *       for ic in (this thread's rows) by MC:
+ *         pack op(A)[ic:ic+MC, pc:pc+KC] into MR-tall micro-panels (per-thread buffer)
+ *         for jr in (this thread's columns) by NR:
+ *           for ir by MR:  micro-kernel on one MR x NR tile of C
+ *
+ * Transposes are absorbed by the packing routines. Edge tiles (m < MR or n < NR) are packed
+ * with zero padding and the kernel runs on a private MR x NR copy of the tile, so the
+ * arithmetic is the same as for interior tiles. Threads split C over rows and columns in
+ * whole MR/NR tiles, never over K, so every element of C is computed by the same sequence of
+ * operations whatever the thread count.
+ *
+ * Small products skip packing ("sup" path, single thread). Which ISA runs is decided once,
+ * at the first call: AVX2+FMA when the CPU has both, unless FASTPROP_GEMM_ISA=generic.
+ *
+ * Buffers: every thread keeps its packing buffers in _Thread_local pointers, allocated at
+ * its first call at their maximal size (from the block-size table) and never freed or grown.
+ *
+ * The dtype-specific part is written once, below the #else, and instantiated twice by
+ * including this file into itself (FP_GEMM_TMPL).
+ */
+#ifndef FP_GEMM_TMPL
+
+#if !defined(_POSIX_C_SOURCE) && !defined(_WIN32)
+#define _POSIX_C_SOURCE 200112L   /* posix_memalign under -std=c11 */
+#endif
+#include "fp_gemm_kernels.h"
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ---- tuning constants of the frame (block sizes are in fp_gemm_kernels.h) --------------
+ * FP_GEMM_SUP_MAX_MNK : products with M*N*K at most this go through the no-packing path.
+ * FP_GEMM_SUP_TBUF    : max K*N elements of a transposed B copied for the no-packing path.
+ * FP_GEMM_PAR_MIN_MNK : products with M*N*K below this run on one thread.
+ * (measured on Zen 3 with csrc/tests/gemm_check.c bench modes) */
+#ifndef FP_GEMM_SUP_MAX_MNK
+#define FP_GEMM_SUP_MAX_MNK ((double)(80 * 80 * 80))
+#endif
+#ifndef FP_GEMM_PAR_MIN_MNK
+#define FP_GEMM_PAR_MIN_MNK ((double)(96 * 96 * 96))
+#endif
+#define FP_GEMM_SUP_TBUF    (64 * 1024)
+/* Test/tuning knobs, read once with the ISA: FASTPROP_GEMM_SUP_MNK=<x> and
+ * FASTPROP_GEMM_PAR_MNK=<x> replace the two thresholds above (0 disables the no-packing path;
+ * 0 parallelises every packed product). Used by csrc/tests/gemm_check.c. */
+static double fp_gemm_sup_max_mnk = FP_GEMM_SUP_MAX_MNK;
+static double fp_gemm_par_min_mnk = FP_GEMM_PAR_MIN_MNK;
+
+#define FP_GEMM_MAX_MR 8
+#define FP_GEMM_MAX_NR 16
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#define FP_TLS __declspec(thread)
+#else
+#define FP_TLS _Thread_local
+#endif
+
+enum { FP_ISA_UNSET = 0, FP_ISA_GENERIC = 1, FP_ISA_AVX2 = 2 };
+static int fp_isa_state = FP_ISA_UNSET;
+
+static int fp_detect_isa(void)
+{
+    const char *e = getenv("FASTPROP_GEMM_SUP_MNK");
+    if (e && *e) fp_gemm_sup_max_mnk = strtod(e, NULL);
+    e = getenv("FASTPROP_GEMM_PAR_MNK");
+    if (e && *e) fp_gemm_par_min_mnk = strtod(e, NULL);
+    e = getenv("FASTPROP_GEMM_ISA");
+    if (e && strcmp(e, "generic") == 0) return FP_ISA_GENERIC;
+#if FP_GEMM_HAVE_X86 && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return FP_ISA_AVX2;
+#endif
+    return FP_ISA_GENERIC;
+}
+
+static int fp_isa(void)
+{
+    int s = __atomic_load_n(&fp_isa_state, __ATOMIC_ACQUIRE);
+    if (s == FP_ISA_UNSET) {
+        s = fp_detect_isa();   /* idempotent: a race only computes the same value twice */
+        __atomic_store_n(&fp_isa_state, s, __ATOMIC_RELEASE);
+    }
+    return s;
+}
+
+const char *fp_gemm_isa(void)
+{
+    return fp_isa() == FP_ISA_AVX2 ? "avx2+fma" : "generic";
+}
+
+static void *fp_gemm_alloc(size_t bytes)
+{
+    void *p = NULL;
+    bytes = (bytes + 63) & ~(size_t)63;
+#if defined(_WIN32)
+    p = _aligned_malloc(bytes, 64);
+#else
+    if (posix_memalign(&p, 64, bytes) != 0) p = NULL;
+#endif
+    return p;
+}
+
+/* Thread grid for nth threads: tm x tn with tm*tn == nth, minimising the tiles of the
+ * busiest thread (ties: split rows, which does not duplicate the packing of A). */
+static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn)
+{
+    fp_idx best = -1;
+    *tm = nth; *tn = 1;
+    for (int a = nth; a >= 1; a--) {
+        if (nth % a) continue;
+        const int b = nth / a;
+        const fp_idx cost = ((mtiles + a - 1) / a) * ((ntiles + b - 1) / b);
+        if (best < 0 || cost < best) { best = cost; *tm = a; *tn = b; }
+    }
+}
+
+/* ---- instantiate the dtype-specific part ------------------------------------------------ */
+#define FP_GEMM_TMPL 1
+
+#define T double
+#define P(x) fp_d##x
+#define UKR_T fp_dgemm_ukr_t
+#define SUP_T fp_dgemm_sup_t
+#define BLK_GENERIC FP_BLK_GENERIC_D
+#define BLK_AVX2 FP_BLK_AVX2_D
+#define UKR_GENERIC fp_dgemm_generic_4x4
+#define SUP_GENERIC fp_dgemm_sup_generic
+#define UKR_AVX2 fp_dgemm_avx2_6x8
+#define SUP_AVX2 fp_dgemm_sup_avx2
+#include "fp_gemm.c"
+#undef T
+#undef P
+#undef UKR_T
+#undef SUP_T
+#undef BLK_GENERIC
+#undef BLK_AVX2
+#undef UKR_GENERIC
+#undef SUP_GENERIC
+#undef UKR_AVX2
+#undef SUP_AVX2
+
+#define T float
+#define P(x) fp_s##x
+#define UKR_T fp_sgemm_ukr_t
+#define SUP_T fp_sgemm_sup_t
+#define BLK_GENERIC FP_BLK_GENERIC_S
+#define BLK_AVX2 FP_BLK_AVX2_S
+#define UKR_GENERIC fp_sgemm_generic_4x8
+#define SUP_GENERIC fp_sgemm_sup_generic
+#define UKR_AVX2 fp_sgemm_avx2_6x16
+#define SUP_AVX2 fp_sgemm_sup_avx2
+#include "fp_gemm.c"
+
+#else /* ================= FP_GEMM_TMPL: dtype-specific part (T, P(x), ...) ================ */
+
+typedef struct {
+    fp_gemm_blk blk;
+    UKR_T ukr;
+    SUP_T sup;
+} P(gemm_cfg);
+
+static const P(gemm_cfg) P(gemm_cfg_generic) = { { BLK_GENERIC }, UKR_GENERIC, SUP_GENERIC };
+#if FP_GEMM_HAVE_X86
+static const P(gemm_cfg) P(gemm_cfg_avx2) = { { BLK_AVX2 }, UKR_AVX2, SUP_AVX2 };
+#endif
+
+static const P(gemm_cfg) *P(gemm_config)(void)
+{
+#if FP_GEMM_HAVE_X86
+    if (fp_isa() == FP_ISA_AVX2) return &P(gemm_cfg_avx2);
+#endif
+    return &P(gemm_cfg_generic);
+}
+
+/* per-thread buffers, allocated once at their maximal size */
+static FP_TLS T *P(gemm_abuf);   /* MC x KC packed block of op(A) */
+static FP_TLS T *P(gemm_bbuf);   /* KC x NC packed panel of op(B) (shared with the team) */
+static FP_TLS T *P(gemm_tbuf);   /* transposed B for the no-packing path */
+
+static T *P(gemm_buf)(T **slot, size_t elems)
+{
+    if (!*slot) *slot = (T *)fp_gemm_alloc(elems * sizeof(T));
+    return *slot;
+}
+
+/* C = beta*C (+ bias) for K == 0 */
+static void P(gemm_scale)(fp_idx M, fp_idx N, T beta, T *C, fp_idx ldc, const T *bias)
+{
+    for (fp_idx i = 0; i < M; i++) {
+        T *ci = C + i * ldc;
+        if (beta == 0) for (fp_idx j = 0; j < N; j++) ci[j] = 0;
+        else for (fp_idx j = 0; j < N; j++) ci[j] = beta * ci[j];
+        if (bias) for (fp_idx j = 0; j < N; j++) ci[j] += bias[j];
+    }
+}
+
+/* Pack op(A)[i0:i0+m, p0:p0+k] into MR-tall micro-panels: panel r holds rows r*MR.., with
+ * element (i, p) at panel[p*MR + i]; rows beyond m are zero. */
+static void P(gemm_pack_a)(int trans_a, fp_idx m, fp_idx k, const T *A, fp_idx lda,
+                           fp_idx i0, fp_idx p0, int mr, T *dst)
+{
+    for (fp_idx r = 0; r < m; r += mr) {
+        const fp_idx mm = m - r < mr ? m - r : mr;
+        T *d = dst + r * k;
+        if (!trans_a) {
+            for (fp_idx i = 0; i < mm; i++) {
+                const T *s = A + (i0 + r + i) * lda + p0;
+                for (fp_idx p = 0; p < k; p++) d[p * mr + i] = s[p];
+            }
+            for (fp_idx i = mm; i < mr; i++)
+                for (fp_idx p = 0; p < k; p++) d[p * mr + i] = 0;
+        } else {
+            for (fp_idx p = 0; p < k; p++) {
+                const T *s = A + (p0 + p) * lda + i0 + r;
+                T *dp = d + p * mr;
+                fp_idx i = 0;
+                for (; i < mm; i++) dp[i] = s[i];
+                for (; i < mr; i++) dp[i] = 0;
+            }
+        }
+    }
+}
+
+/* Pack one NR-wide micro-panel: op(B)[p0:p0+k, j0:j0+n] -> dst[p*NR + j], zero for j >= n. */
+static void P(gemm_pack_b1)(int trans_b, fp_idx n, fp_idx k, const T *B, fp_idx ldb,
+                            fp_idx p0, fp_idx j0, int nr, T *dst)
+{
+    if (!trans_b) {
+        for (fp_idx p = 0; p < k; p++) {
+            const T *s = B + (p0 + p) * ldb + j0;
+            T *d = dst + p * nr;
+            fp_idx j = 0;
+            for (; j < n; j++) d[j] = s[j];
+            for (; j < nr; j++) d[j] = 0;
+        }
+    } else {
+        for (fp_idx j = 0; j < n; j++) {
+            const T *s = B + (j0 + j) * ldb + p0;
+            for (fp_idx p = 0; p < k; p++) dst[p * nr + j] = s[p];
+        }
+        for (fp_idx j = n; j < nr; j++)
+            for (fp_idx p = 0; p < k; p++) dst[p * nr + j] = 0;
+    }
+}
+
+typedef struct {
+    const P(gemm_cfg) *cfg;
+    int ta, tb;
+    fp_idx M, N, K;
+    T alpha, beta;
+    const T *A, *B, *bias;
+    fp_idx lda, ldb, ldc;
+    T *C;
+    T *bbuf;     /* shared packed B panel */
+} P(gemm_ctx);
+
+/* One thread's share of the five loops. Called by every thread of the team (or alone). */
+static void P(gemm_run)(const P(gemm_ctx) *x, int tid, int nth, T *abuf)
+{
+    const fp_gemm_blk *bs = &x->cfg->blk;
+    const int mr = bs->mr, nr = bs->nr;
+    const fp_idx MC = bs->mc, KC = bs->kc, NC = bs->nc;
+    const UKR_T ukr = x->cfg->ukr;
+    const fp_idx M = x->M, N = x->N, K = x->K;
+    T *const bbuf = x->bbuf;
+
+    /* rows of C for this thread, in whole MR tiles (only the last thread gets the edge) */
+    const fp_idx mtiles = (M + mr - 1) / mr;
+    const fp_idx nc0 = N < NC ? N : NC;
+    int tm, tn;
+    fp_gemm_grid(nth, mtiles, (nc0 + nr - 1) / nr, &tm, &tn);
+    const int ti = tid / tn, tj = tid % tn;
+    const fp_idx i_beg = mtiles * ti / tm * mr;
+    fp_idx i_end = mtiles * (ti + 1) / tm * mr;
+    if (i_end > M) i_end = M;
+
+    T ct[FP_GEMM_MAX_MR * FP_GEMM_MAX_NR];   /* edge tile of C */
+    T zb[FP_GEMM_MAX_NR];                    /* edge piece of bias */
+
+    for (fp_idx jc = 0; jc < N; jc += NC) {
+        const fp_idx ncur = N - jc < NC ? N - jc : NC;
+        const fp_idx ntl = (ncur + nr - 1) / nr;
+        const fp_idx jt_beg = ntl * tj / tn, jt_end = ntl * (tj + 1) / tn;
+
+        for (fp_idx pc = 0; pc < K; pc += KC) {
+            const fp_idx kcur = K - pc < KC ? K - pc : KC;
+            const T beta = pc == 0 ? x->beta : (T)1;
+            const T *bias = pc == 0 ? x->bias : NULL;
+
+            /* the team packs the B panel together, one micro-panel each in turn */
+            for (fp_idx jt = tid; jt < ntl; jt += nth) {
+                const fp_idx j0 = jt * nr, nn = ncur - j0 < nr ? ncur - j0 : nr;
+                P(gemm_pack_b1)(x->tb, nn, kcur, x->B, x->ldb, pc, jc + j0, nr,
+                                bbuf + j0 * kcur);
+            }
+#ifdef _OPENMP
+            if (nth > 1) {
+#pragma omp barrier
+            }
+#endif
+            for (fp_idx ic = i_beg; ic < i_end; ic += MC) {
+                const fp_idx mcur = i_end - ic < MC ? i_end - ic : MC;
+                if (jt_beg >= jt_end) break;
+                P(gemm_pack_a)(x->ta, mcur, kcur, x->A, x->lda, ic, pc, mr, abuf);
+
+                for (fp_idx jt = jt_beg; jt < jt_end; jt++) {
+                    const fp_idx j0 = jt * nr, nn = ncur - j0 < nr ? ncur - j0 : nr;
+                    const T *bp = bbuf + j0 * kcur;
+                    const T *biasj = bias ? bias + jc + j0 : NULL;
+                    for (fp_idx ir = 0; ir < mcur; ir += mr) {
+                        const fp_idx mm = mcur - ir < mr ? mcur - ir : mr;
+                        const T *ap = abuf + ir * kcur;
+                        T *cp = x->C + (ic + ir) * x->ldc + jc + j0;
+                        if (mm == mr && nn == nr) {
+                            ukr(kcur, x->alpha, ap, bp, beta, cp, x->ldc, biasj);
+                        } else {
+                            /* edge: run the kernel on a private copy of the tile */
+                            const T *bz = NULL;
+                            if (beta != 0)
+                                for (fp_idx i = 0; i < mm; i++)
+                                    for (fp_idx j = 0; j < nn; j++)
+                                        ct[i * nr + j] = cp[i * x->ldc + j];
+                            if (biasj) {
+                                fp_idx j = 0;
+                                for (; j < nn; j++) zb[j] = biasj[j];
+                                for (; j < nr; j++) zb[j] = 0;
+                                bz = zb;
+                            }
+                            ukr(kcur, x->alpha, ap, bp, beta, ct, nr, bz);
+                            for (fp_idx i = 0; i < mm; i++)
+                                for (fp_idx j = 0; j < nn; j++)
+                                    cp[i * x->ldc + j] = ct[i * nr + j];
+                        }
+                    }
+                }
+            }
+#ifdef _OPENMP
+            if (nth > 1) {
+#pragma omp barrier
+            }
+#endif
+        }
+    }
+}
+
+/* Thread-count-independent choice of the no-packing path. */
+static void P(gemm_sup)(const P(gemm_cfg) *cfg, int ta, int tb, fp_idx M, fp_idx N, fp_idx K,
+                        T alpha, const T *A, fp_idx lda, const T *B, fp_idx ldb, T beta,
+                        T *C, fp_idx ldc, const T *bias, T *tbuf)
+{
+    if (tb) {   /* op(B) = B^T: copy it to a K x N row-major scratch */
+        for (fp_idx p = 0; p < K; p++)
+            for (fp_idx j = 0; j < N; j++) tbuf[p * N + j] = B[j * ldb + p];
+        B = tbuf; ldb = N;
+    }
+    cfg->sup(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+}
+
+void P(gemm)(int trans_a, int trans_b, fp_idx M, fp_idx N, fp_idx K,
+             T alpha, const T *A, fp_idx lda, const T *B, fp_idx ldb,
+             T beta, T *C, fp_idx ldc, const T *bias)
+{
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { P(gemm_scale)(M, N, beta, C, ldc, bias); return; }
+
+    const P(gemm_cfg) *cfg = P(gemm_config)();   /* also reads the knobs, once */
+    const double mnk = (double)M * (double)N * (double)K;
+
+    if (mnk <= fp_gemm_sup_max_mnk && (!trans_b || K * N <= FP_GEMM_SUP_TBUF)) {
+        T *tbuf = NULL;
+        if (trans_b && !(tbuf = P(gemm_buf)(&P(gemm_tbuf), FP_GEMM_SUP_TBUF))) goto fallback;
+        P(gemm_sup)(cfg, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                    bias, tbuf);
+        return;
+    }
+
+    {
+        const fp_gemm_blk *bs = &cfg->blk;
+        const size_t ncr = (size_t)((bs->nc + bs->nr - 1) / bs->nr) * (size_t)bs->nr;
+        T *bbuf = P(gemm_buf)(&P(gemm_bbuf), (size_t)bs->kc * ncr);
+        T *abuf = P(gemm_buf)(&P(gemm_abuf), (size_t)bs->mc * (size_t)bs->kc);
+        if (!bbuf || !abuf) goto fallback;
+
+        P(gemm_ctx) x;
+        x.cfg = cfg; x.ta = trans_a; x.tb = trans_b;
+        x.M = M; x.N = N; x.K = K; x.alpha = alpha; x.beta = beta;
+        x.A = A; x.B = B; x.bias = bias; x.lda = lda; x.ldb = ldb; x.ldc = ldc;
+        x.C = C; x.bbuf = bbuf;
+
+        int nt = fp_get_num_threads();
+        if (mnk < fp_gemm_par_min_mnk) nt = 1;
+#ifdef _OPENMP
+        if (nt > 1) {
+            int failed = 0;
+#pragma omp parallel num_threads(nt) shared(x, failed)
+            {
+                const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+                T *ab = tid == 0 ? abuf : P(gemm_buf)(&P(gemm_abuf), (size_t)bs->mc * (size_t)bs->kc);
+                int bad = ab == NULL;
+                /* every thread must agree before anyone waits at the packing barriers */
+#pragma omp atomic
+                failed += bad;
+#pragma omp barrier
+                if (!failed) P(gemm_run)(&x, tid, nth, ab);
+            }
+            if (failed) goto fallback;
+            return;
+        }
+#endif
+        (void)nt;
+        P(gemm_run)(&x, 0, 1, abuf);
+        return;
+    }
+
+fallback:   /* out of memory for the packing buffers: still give the right answer */
+    P(gemm_ref)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+}
+
+#endif /* FP_GEMM_TMPL */

@@ -1,0 +1,136 @@
+/* fp_gemm_kernels.h: the micro-kernel contract of fastprop's GEMM and the block-size table.
+ *
+ * Internal header (not part of the public contract in fp_gemm.h). The frame (fp_gemm.c) runs
+ * the five BLIS loops (jc over N by NC, pc over K by KC, ic over M by MC, jr by NR, ir by MR)
+ * and calls one micro-kernel per MR x NR tile of C. Micro-kernels live in fp_gemm_avx2.c
+ * (x86 only, compiled with function-level target("avx2,fma"), never -mavx2 on the command
+ * line) and fp_gemm_generic.c (portable C).
+ *
+ * Packed formats (produced by the frame's packing routines, consumed by the micro-kernels):
+ *   packed A micro-panel: k x MR values, stored "column of op(A) by column": element
+ *       op(A)[i][p] of the panel is at a[p*MR + i]. Rows i >= m (edge panels) are zero.
+ *   packed B micro-panel: k x NR values, stored row by row: op(B)[p][j] is at b[p*NR + j].
+ *       Columns j >= n (edge panels) are zero.
+ *   Both are 64-byte aligned at the start of every packed block, and every micro-panel has a
+ *   size that is a multiple of 32 bytes (MR*k or NR*k elements).
+ *
+ * Every exported symbol starts with fp_. All sizes are in elements.
+ */
+#ifndef FP_GEMM_KERNELS_H
+#define FP_GEMM_KERNELS_H
+
+#include "fp_gemm.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define FP_GEMM_HAVE_X86 1
+#else
+#define FP_GEMM_HAVE_X86 0
+#endif
+
+/* ------------------------------------------------------------------------------------------
+ * Block-size table: ONE row per (ISA, dtype). Nothing else in csrc/ hard-codes these.
+ *   MR x NR : register tile of the micro-kernel.
+ *   KC      : depth of a packed panel; a KC x NR micro-panel of B should sit in L1
+ *             (KC*NR*sizeof(T) = 16 KiB of the 32 KiB L1d on Zen 3 for the AVX2 rows).
+ *   MC      : rows of the packed A block; MC x KC of A should sit in L2 (512 KiB/core).
+ *   NC      : columns of the packed B panel; KC x NC of B lives in L3 (shared by threads).
+ * MC must be a multiple of MR and NC a multiple of NR.
+ * ------------------------------------------------------------------------------------------ */
+/*                            MR  NR   MC   KC    NC  */
+#define FP_BLK_AVX2_D          6,  8,  72, 256, 4080
+#define FP_BLK_AVX2_S          6, 16, 144, 256, 4080
+#define FP_BLK_GENERIC_D       4,  4,  96, 256, 4080
+#define FP_BLK_GENERIC_S       4,  8,  96, 256, 4080
+
+/* Compile-time register tiles (the micro-kernels are written for exactly these). */
+#define FP_AVX2_D_MR 6
+#define FP_AVX2_D_NR 8
+#define FP_AVX2_S_MR 6
+#define FP_AVX2_S_NR 16
+#define FP_GEN_D_MR 4
+#define FP_GEN_D_NR 4
+#define FP_GEN_S_MR 4
+#define FP_GEN_S_NR 8
+
+typedef struct fp_gemm_blk {
+    int mr, nr, mc, kc, nc;
+} fp_gemm_blk;
+
+/* ------------------------------------------------------------------------------------------
+ * Micro-kernel contract (same for every fp_<d|s>gemm_<isa>_<MR>x<NR> kernel):
+ *
+ *   void ukr(fp_idx k, T alpha, const T *a, const T *b, T beta, T *c, fp_idx ldc,
+ *            const T *bias);
+ *
+ *   Reads : a, a packed micro-panel of op(A), k x MR (layout above);
+ *           b, a packed micro-panel of op(B), k x NR (layout above);
+ *           c, an MR x NR row-major tile with row stride ldc (unit column stride),
+ *              ONLY when beta != 0 (when beta == 0, C is never read: NaN in C is ignored);
+ *           bias, NR values, only when bias != NULL.
+ *   Writes: c[i*ldc + j] = alpha * sum_{p<k} a[p*MR+i]*b[p*NR+j] + beta*c[i*ldc+j] + bias[j]
+ *           for all 0 <= i < MR, 0 <= j < NR (the whole tile: edge tiles are handled by the
+ *           frame, which calls the kernel on a private MR x NR buffer and copies back).
+ *           The sum is accumulated in p order (ascending k) per element, so results do not
+ *           depend on how the frame splits M or N between threads.
+ *   k may be 0 (gives beta*c + bias). a and b need not be aligned beyond the element size,
+ *   but the frame passes 32-byte aligned panels. No allocation, no global state.
+ * ------------------------------------------------------------------------------------------ */
+typedef void (*fp_dgemm_ukr_t)(fp_idx k, double alpha, const double *a, const double *b,
+                               double beta, double *c, fp_idx ldc, const double *bias);
+typedef void (*fp_sgemm_ukr_t)(fp_idx k, float alpha, const float *a, const float *b,
+                               float beta, float *c, fp_idx ldc, const float *bias);
+
+/* ------------------------------------------------------------------------------------------
+ * Small-operand ("sup") contract: no packing, one thread, the whole product at once.
+ *
+ *   void sup(int trans_a, fp_idx M, fp_idx N, fp_idx K, T alpha, const T *A, fp_idx lda,
+ *            const T *B, fp_idx ldb, T beta, T *C, fp_idx ldc, const T *bias);
+ *
+ *   Computes C = alpha*op(A)*B + beta*C (+ bias row vector) with B NOT transposed
+ *   (B[k*ldb + j], K x N); the frame copies a transposed B to a K x N scratch first.
+ *   op(A) as in fp_gemm.h. Never reads C when beta == 0. K may be 0. Accumulation is in
+ *   ascending k per element.
+ * ------------------------------------------------------------------------------------------ */
+typedef void (*fp_dgemm_sup_t)(int trans_a, fp_idx M, fp_idx N, fp_idx K, double alpha,
+                               const double *A, fp_idx lda, const double *B, fp_idx ldb,
+                               double beta, double *C, fp_idx ldc, const double *bias);
+typedef void (*fp_sgemm_sup_t)(int trans_a, fp_idx M, fp_idx N, fp_idx K, float alpha,
+                               const float *A, fp_idx lda, const float *B, fp_idx ldb,
+                               float beta, float *C, fp_idx ldc, const float *bias);
+
+/* Portable micro-kernels (fp_gemm_generic.c), MR x NR = FP_GEN_{D,S}_MR x FP_GEN_{D,S}_NR. */
+void fp_dgemm_generic_4x4(fp_idx k, double alpha, const double *a, const double *b,
+                          double beta, double *c, fp_idx ldc, const double *bias);
+void fp_sgemm_generic_4x8(fp_idx k, float alpha, const float *a, const float *b,
+                          float beta, float *c, fp_idx ldc, const float *bias);
+/* Portable small-operand paths (sup contract above). */
+void fp_dgemm_sup_generic(int trans_a, fp_idx M, fp_idx N, fp_idx K, double alpha,
+                          const double *A, fp_idx lda, const double *B, fp_idx ldb,
+                          double beta, double *C, fp_idx ldc, const double *bias);
+void fp_sgemm_sup_generic(int trans_a, fp_idx M, fp_idx N, fp_idx K, float alpha,
+                          const float *A, fp_idx lda, const float *B, fp_idx ldb,
+                          float beta, float *C, fp_idx ldc, const float *bias);
+
+#if FP_GEMM_HAVE_X86
+/* AVX2+FMA micro-kernels (fp_gemm_avx2.c). Only call when the CPU has avx2 and fma.
+ * fp_dgemm_avx2_6x8: float64, MR=6, NR=8, 12 ymm accumulators (6 rows x 2 vectors of 4).
+ *   reads packed A (k x 6), packed B (k x 8); writes the 6 x 8 tile of C; C read only when
+ *   beta != 0.
+ * fp_sgemm_avx2_6x16: float32, MR=6, NR=16, 12 ymm accumulators (6 rows x 2 vectors of 8).
+ *   reads packed A (k x 6), packed B (k x 16); writes the 6 x 16 tile; C read only when
+ *   beta != 0. */
+void fp_dgemm_avx2_6x8(fp_idx k, double alpha, const double *a, const double *b,
+                       double beta, double *c, fp_idx ldc, const double *bias);
+void fp_sgemm_avx2_6x16(fp_idx k, float alpha, const float *a, const float *b,
+                        float beta, float *c, fp_idx ldc, const float *bias);
+/* AVX2+FMA small-operand paths (sup contract above): 6 x (2 vectors) register tiles read
+ * straight from A and B, masked loads/stores for column edges. */
+void fp_dgemm_sup_avx2(int trans_a, fp_idx M, fp_idx N, fp_idx K, double alpha,
+                       const double *A, fp_idx lda, const double *B, fp_idx ldb,
+                       double beta, double *C, fp_idx ldc, const double *bias);
+void fp_sgemm_sup_avx2(int trans_a, fp_idx M, fp_idx N, fp_idx K, float alpha,
+                       const float *A, fp_idx lda, const float *B, fp_idx ldb,
+                       float beta, float *C, fp_idx ldc, const float *bias);
+#endif
+
+#endif

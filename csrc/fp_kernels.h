@@ -1,0 +1,55 @@
+/* fp_kernels.h: the C contract of fastprop's network kernels (floor 1): activations, losses,
+ * optimizer updates, and whole-network forward / backprop / finite differences / training.
+ * Plain C, no Python headers. Every array is row-major and contiguous; rows are samples.
+ * Nothing here checks shapes: floor 2 (the Cython bindings) does that before calling. */
+#ifndef FP_KERNELS_H
+#define FP_KERNELS_H
+
+#include <stdint.h>
+#include "fp_gemm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum fp_activation { FP_IDENTITY = 0, FP_SIGMOID = 1, FP_TANH = 2, FP_RELU = 3,
+                     FP_LEAKY_RELU = 4, FP_SOFTMAX = 5 };
+enum fp_loss_kind { FP_MSE = 0, FP_BCE = 1, FP_CE = 2 };
+enum fp_optimizer_kind { FP_SGD = 0, FP_ADAM = 1 };
+
+#define FP_LEAKY_SLOPE 0.01
+#define FP_MAX_LAYERS 128   /* floor 2 refuses deeper networks */
+
+/* A network's shape: layer l maps sizes[l] inputs to sizes[l+1] outputs with activation acts[l].
+ * Its parameters are one flat buffer [W1, b1, W2, b2, ...], W_l of shape (sizes[l], sizes[l+1]). */
+typedef struct {
+    int n_layers;
+    const int64_t *sizes;   /* n_layers + 1 */
+    const int32_t *acts;    /* n_layers */
+    int loss;
+} fp_net;
+
+/* Number of parameters N of the network. */
+int64_t fp_net_n_params(const fp_net *net);
+/* Elements of workspace that fp_?_net_* need for up to `cap` rows per call. */
+int64_t fp_net_workspace_size(const fp_net *net, int64_t cap);
+
+/* Optimizer hyper-parameters and state, torch.optim semantics. `state` holds 2*N values
+ * (SGD: momentum buffer in the first N; Adam: exp_avg then exp_avg_sq); *step counts the
+ * updates done (SGD uses step == 0 to initialise its momentum buffer, as torch does). */
+typedef struct {
+    int kind;
+    double lr, momentum, weight_decay, beta1, beta2, eps;
+    int nesterov;
+    int64_t *step;
+} fp_optim;
+
+#define FP_DOUBLE
+#include "fp_kernels_decl.h"
+#undef FP_DOUBLE
+#include "fp_kernels_decl.h"
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,35 @@
+/* fp_type.h: the element type of a template file, included once per type.
+ * Define FP_DOUBLE before including for double; leave it undefined for float. Each kernel
+ * file writes its body once (in a .inc) and instantiates it twice, so the float and double
+ * paths cannot drift apart. No include guard on purpose: it is re-included per type. */
+#undef FP_T
+#undef FPN
+#undef FPM_EXP
+#undef FPM_LOG
+#undef FPM_LOG1P
+#undef FPM_TANH
+#undef FPM_SQRT
+#undef FPM_FABS
+#undef FPM_ISFINITE
+#undef FP_GEMM
+#ifdef FP_DOUBLE
+#define FP_T double
+#define FPN(name) fp_d_##name
+#define FPM_EXP exp
+#define FPM_LOG log
+#define FPM_LOG1P log1p
+#define FPM_TANH tanh
+#define FPM_SQRT sqrt
+#define FPM_FABS fabs
+#define FP_GEMM fp_dgemm
+#else
+#define FP_T float
+#define FPN(name) fp_s_##name
+#define FPM_EXP expf
+#define FPM_LOG logf
+#define FPM_LOG1P log1pf
+#define FPM_TANH tanhf
+#define FPM_SQRT sqrtf
+#define FPM_FABS fabsf
+#define FP_GEMM fp_sgemm
+#endif

@@ -1,0 +1,55 @@
+"""fastprop: train multi-layer perceptrons by backpropagation, with every hot loop compiled.
+
+    import fastprop as fp
+    net = fp.mlp([2, 8, 1], hidden="tanh", output="sigmoid", loss="binary_cross_entropy")
+    hist = net.fit(X, y, epochs=100, batch_size=4, optimizer=fp.SGD(lr=0.5))
+"""
+import os as _os
+
+from fastprop import _kernels, _network
+from fastprop.activations import ACTIVATIONS
+from fastprop.gradients import GradcheckResult, gradcheck, numerical_gradient
+from fastprop.io import load, save
+from fastprop.losses import LOSSES
+from fastprop.network import Dense, Network, mlp
+from fastprop.optim import SGD, Adam
+from fastprop.training import History, TrainingDivergedError, fit
+
+__version__ = "0.1.0"
+
+__all__ = ["Network", "Dense", "mlp", "SGD", "Adam", "numerical_gradient", "gradcheck",
+           "GradcheckResult", "fit", "History", "TrainingDivergedError", "save", "load",
+           "set_num_threads", "get_num_threads", "simd_path", "ACTIVATIONS", "LOSSES",
+           "__version__"]
+
+
+def set_num_threads(n):
+    """Threads used by fastprop's kernels (default: FASTPROP_NUM_THREADS, else all cores)."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"n: expected an int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"n: expected a positive number of threads, got {n}")
+    _kernels.set_num_threads(n)
+    _network.set_num_threads(n)
+
+
+def get_num_threads():
+    return _network.get_num_threads()
+
+
+def simd_path():
+    """The instruction-set path of the GEMM kernels, chosen at run time from CPUID."""
+    return _kernels.simd_path()
+
+
+def _threads_from_environment():
+    value = _os.environ.get("FASTPROP_NUM_THREADS")
+    if value is None:
+        return
+    try:
+        set_num_threads(int(value))
+    except (TypeError, ValueError):
+        raise ValueError(f"FASTPROP_NUM_THREADS: expected a positive integer, got {value!r}") from None
+
+
+_threads_from_environment()

@@ -1,0 +1,278 @@
+# _network.pyx: floor 2 entry points for whole networks (forward, loss, backprop, finite
+# differences, training), over typed memoryviews.
+#
+# Design:
+# - A network is described by `sizes` (int64, n_layers + 1), `acts` (int32 codes, n_layers)
+#   and a loss code; parameters are one flat buffer in the layout of fp_kernels.h.
+# - One fused type (`floating`) across all arrays of a call: a float and a double path.
+# - Every shape is checked here, once per call, before C touches memory: a wrong size raises
+#   ValueError naming the argument and both numbers. Then the C call runs without the GIL.
+# - Nothing here allocates arrays: the caller (floor 3) owns workspaces and outputs.
+from cython cimport floating
+from libc.stdint cimport int64_t, int32_t, uint64_t
+from libc.string cimport memcpy
+
+from fastprop._csrc cimport *
+
+
+cdef int N_ACTIVATIONS = 6
+cdef int N_LOSSES = 3
+MAX_LAYERS = FP_MAX_LAYERS
+
+
+cdef fp_net _describe(const int64_t[::1] sizes, const int32_t[::1] acts, int loss) except *:
+    cdef fp_net net
+    cdef Py_ssize_t L = acts.shape[0], l
+    if L < 1 or L > FP_MAX_LAYERS:
+        raise ValueError(f"acts: expected 1 to {FP_MAX_LAYERS} layers, got {L}")
+    if sizes.shape[0] != L + 1:
+        raise ValueError(f"sizes: expected {L + 1} entries (one more than acts), "
+                         f"got {sizes.shape[0]}")
+    for l in range(L + 1):
+        if sizes[l] < 1:
+            raise ValueError(f"sizes: expected positive layer widths, got {sizes[l]} at {l}")
+    for l in range(L):
+        if acts[l] < 0 or acts[l] >= N_ACTIVATIONS:
+            raise ValueError(f"acts: unknown activation code {acts[l]} at layer {l}")
+    if loss < 0 or loss >= N_LOSSES:
+        raise ValueError(f"loss: unknown loss code {loss}")
+    net.n_layers = <int>L
+    net.sizes = &sizes[0]
+    net.acts = &acts[0]
+    net.loss = loss
+    return net
+
+
+def n_params(const int64_t[::1] sizes, const int32_t[::1] acts, int loss):
+    """Number of parameters of the network."""
+    cdef fp_net net = _describe(sizes, acts, loss)
+    return fp_net_n_params(&net)
+
+
+def workspace_size(const int64_t[::1] sizes, const int32_t[::1] acts, int loss, int64_t cap):
+    """Elements of workspace needed for up to `cap` rows a call."""
+    cdef fp_net net = _describe(sizes, acts, loss)
+    if cap < 1:
+        raise ValueError(f"cap: expected at least 1 row, got {cap}")
+    return fp_net_workspace_size(&net, cap)
+
+
+cdef _check_len(str name, Py_ssize_t got, Py_ssize_t expected):
+    if got != expected:
+        raise ValueError(f"{name}: expected {expected} elements, got {got}")
+
+
+cdef int64_t _check_common(fp_net *net, Py_ssize_t n_params, Py_ssize_t ws_len, int64_t cap,
+                           Py_ssize_t n, Py_ssize_t x_cols) except -1:
+    """Checks params, workspace and X against the network; returns N."""
+    cdef int64_t N = fp_net_n_params(net)
+    _check_len("params", n_params, N)
+    if cap < 1:
+        raise ValueError(f"cap: expected at least 1 row, got {cap}")
+    if ws_len < fp_net_workspace_size(net, cap):
+        raise ValueError(f"workspace: expected at least {fp_net_workspace_size(net, cap)} "
+                         f"elements for {cap} rows, got {ws_len}")
+    if n < 1 or n > cap:
+        raise ValueError(f"X: expected 1 to {cap} rows, got {n}")
+    if x_cols != net.sizes[0]:
+        raise ValueError(f"X: expected {net.sizes[0]} columns (n_in), got {x_cols}")
+    return N
+
+
+cdef _check_targets(fp_net *net, Py_ssize_t n, Py_ssize_t rows, Py_ssize_t cols):
+    cdef int64_t n_out = net.sizes[net.n_layers]
+    if rows != n or cols != n_out:
+        raise ValueError(f"Y: expected shape ({n}, {n_out}), got ({rows}, {cols})")
+
+
+def forward(const int64_t[::1] sizes, const int32_t[::1] acts, int loss,
+            const floating[::1] params, const floating[:, ::1] X, floating[::1] ws,
+            int64_t cap, floating[:, ::1] out):
+    """out = network output for X (n x n_out)."""
+    cdef fp_net net = _describe(sizes, acts, loss)
+    cdef Py_ssize_t n = X.shape[0]
+    _check_common(&net, params.shape[0], ws.shape[0], cap, n, X.shape[1])
+    cdef int64_t n_out = net.sizes[net.n_layers]
+    if out.shape[0] != n or out.shape[1] != n_out:
+        raise ValueError(f"out: expected shape ({n}, {n_out}), got ({out.shape[0]}, {out.shape[1]})")
+    cdef const floating *res
+    with nogil:
+        if floating is double:
+            res = fp_d_net_forward(&net, &params[0], n, &X[0, 0], &ws[0], cap)
+        else:
+            res = fp_s_net_forward(&net, &params[0], n, &X[0, 0], &ws[0], cap)
+        memcpy(&out[0, 0], res, n * n_out * sizeof(floating))
+
+
+def loss_value(const int64_t[::1] sizes, const int32_t[::1] acts, int loss,
+               const floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,
+               floating[::1] ws, int64_t cap):
+    """Mean loss on (X, Y): one forward pass."""
+    cdef fp_net net = _describe(sizes, acts, loss)
+    cdef Py_ssize_t n = X.shape[0]
+    _check_common(&net, params.shape[0], ws.shape[0], cap, n, X.shape[1])
+    _check_targets(&net, n, Y.shape[0], Y.shape[1])
+    cdef double value
+    with nogil:
+        if floating is double:
+            value = fp_d_net_loss(&net, &params[0], n, &X[0, 0], &Y[0, 0], &ws[0], cap)
+        else:
+            value = fp_s_net_loss(&net, &params[0], n, &X[0, 0], &Y[0, 0], &ws[0], cap)
+    return value
+
+
+def backprop(const int64_t[::1] sizes, const int32_t[::1] acts, int loss,
+             const floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,
+             floating[::1] ws, int64_t cap, floating[::1] grad):
+    """Loss, with its gradient written into grad: one forward and one backward pass."""
+    cdef fp_net net = _describe(sizes, acts, loss)
+    cdef Py_ssize_t n = X.shape[0]
+    cdef int64_t N = _check_common(&net, params.shape[0], ws.shape[0], cap, n, X.shape[1])
+    _check_targets(&net, n, Y.shape[0], Y.shape[1])
+    _check_len("grad", grad.shape[0], N)
+    cdef double value
+    with nogil:
+        if floating is double:
+            value = fp_d_net_backprop(&net, &params[0], n, &X[0, 0], &Y[0, 0], &ws[0], cap,
+                                      &grad[0])
+        else:
+            value = fp_s_net_backprop(&net, &params[0], n, &X[0, 0], &Y[0, 0], &ws[0], cap,
+                                      &grad[0])
+    return value
+
+
+def numerical_gradient(const int64_t[::1] sizes, const int32_t[::1] acts, int loss,
+                       floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,
+                       floating[::1] ws, int64_t cap, int scheme, double eps,
+                       const int64_t[::1] idx, floating[::1] out):
+    """out[j] = finite-difference derivative of the loss by params[idx[j]]."""
+    cdef fp_net net = _describe(sizes, acts, loss)
+    cdef Py_ssize_t n = X.shape[0], j, k = idx.shape[0]
+    cdef int64_t N = _check_common(&net, params.shape[0], ws.shape[0], cap, n, X.shape[1])
+    _check_targets(&net, n, Y.shape[0], Y.shape[1])
+    if scheme != 0 and scheme != 1:
+        raise ValueError(f"scheme: expected 0 (forward) or 1 (central), got {scheme}")
+    if not eps > 0:
+        raise ValueError(f"eps: expected a positive step, got {eps}")
+    _check_len("out", out.shape[0], k)
+    for j in range(k):
+        if idx[j] < 0 or idx[j] >= N:
+            raise ValueError(f"idx: expected parameter indices in [0, {N}), got {idx[j]}")
+    if k == 0:
+        return
+    with nogil:
+        if floating is double:
+            fp_d_net_numerical_gradient(&net, &params[0], n, &X[0, 0], &Y[0, 0], &ws[0], cap,
+                                        scheme, eps, &idx[0], k, &out[0])
+        else:
+            fp_s_net_numerical_gradient(&net, &params[0], n, &X[0, 0], &Y[0, 0], &ws[0], cap,
+                                        scheme, eps, &idx[0], k, &out[0])
+
+
+def optim_step(int kind, double lr, double momentum, bint nesterov, double weight_decay,
+               double beta1, double beta2, double eps, int64_t[::1] step,
+               floating[::1] params, const floating[::1] grad, floating[::1] state):
+    """One optimizer update of params in place (torch.optim semantics)."""
+    cdef Py_ssize_t N = params.shape[0]
+    cdef fp_optim opt = _optim(kind, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, step)
+    _check_len("grad", grad.shape[0], N)
+    _check_len("state", state.shape[0], 2 * N)
+    if N == 0:
+        return
+    with nogil:
+        if floating is double:
+            fp_d_optim_step(&opt, N, &params[0], &grad[0], &state[0])
+        else:
+            fp_s_optim_step(&opt, N, &params[0], &grad[0], &state[0])
+
+
+cdef fp_optim _optim(int kind, double lr, double momentum, bint nesterov, double weight_decay,
+                     double beta1, double beta2, double eps, int64_t[::1] step) except *:
+    cdef fp_optim opt
+    if kind != FP_SGD and kind != FP_ADAM:
+        raise ValueError(f"kind: expected {FP_SGD} (SGD) or {FP_ADAM} (Adam), got {kind}")
+    _check_len("step", step.shape[0], 1)
+    opt.kind = kind
+    opt.lr = lr
+    opt.momentum = momentum
+    opt.nesterov = nesterov
+    opt.weight_decay = weight_decay
+    opt.beta1 = beta1
+    opt.beta2 = beta2
+    opt.eps = eps
+    opt.step = &step[0]
+    return opt
+
+
+def train(const int64_t[::1] sizes, const int32_t[::1] acts, int loss,
+          floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,
+          int64_t batch, int64_t epochs, bint shuffle, uint64_t[::1] rng, int64_t[::1] perm,
+          int kind, double lr, double momentum, bint nesterov, double weight_decay,
+          double beta1, double beta2, double eps, int64_t[::1] step, floating[::1] state,
+          floating[::1] ws, int64_t cap, floating[::1] grad, floating[::1] gather,
+          double[::1] epoch_loss, const floating[:, ::1] Xv, const floating[:, ::1] Yv,
+          double[::1] val_loss):
+    """Runs `epochs` epochs of mini-batch training in one compiled loop.
+
+    Returns the number of epochs completed; a negative value -(1 + e) means that a step of
+    epoch e met a non-finite loss or gradient and stopped before its update."""
+    cdef fp_net net = _describe(sizes, acts, loss)
+    cdef Py_ssize_t n = X.shape[0], n_val = Xv.shape[0]
+    if batch < 1:
+        raise ValueError(f"batch_size: expected a positive integer, got {batch}")
+    if batch > cap:
+        raise ValueError(f"cap: expected at least batch_size = {batch} rows, got {cap}")
+    cdef int64_t N = _check_common(&net, params.shape[0], ws.shape[0], cap,
+                                   min(n, batch), X.shape[1])
+    _check_targets(&net, n, Y.shape[0], Y.shape[1])
+    cdef int64_t n_in = net.sizes[0], n_out = net.sizes[net.n_layers]
+    cdef fp_optim opt = _optim(kind, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, step)
+    _check_len("grad", grad.shape[0], N)
+    _check_len("state", state.shape[0], 2 * N)
+    _check_len("rng", rng.shape[0], 4)
+    _check_len("perm", perm.shape[0], n)
+    if gather.shape[0] < batch * (n_in + n_out):
+        raise ValueError(f"gather: expected at least {batch * (n_in + n_out)} elements, "
+                         f"got {gather.shape[0]}")
+    if epochs < 0:
+        raise ValueError(f"epochs: expected a non-negative integer, got {epochs}")
+    if epoch_loss.shape[0] < epochs:
+        raise ValueError(f"epoch_loss: expected at least {epochs} elements, got {epoch_loss.shape[0]}")
+    cdef const floating *xv = NULL
+    cdef const floating *yv = NULL
+    cdef double *vl = NULL
+    if n_val > 0:
+        if Xv.shape[1] != n_in:
+            raise ValueError(f"X_val: expected {n_in} columns (n_in), got {Xv.shape[1]}")
+        if Yv.shape[0] != n_val or Yv.shape[1] != n_out:
+            raise ValueError(f"y_val: expected shape ({n_val}, {n_out}), "
+                             f"got ({Yv.shape[0]}, {Yv.shape[1]})")
+        if val_loss.shape[0] < epochs:
+            raise ValueError(f"val_loss: expected at least {epochs} elements, got {val_loss.shape[0]}")
+        xv = &Xv[0, 0]
+        yv = &Yv[0, 0]
+        vl = &val_loss[0]
+    if epochs == 0:
+        return 0
+    cdef int64_t done
+    with nogil:
+        if floating is double:
+            done = fp_d_net_train(&net, &params[0], n, &X[0, 0], &Y[0, 0], batch, epochs,
+                                  shuffle, &rng[0], &perm[0], &opt, &state[0], &ws[0], cap,
+                                  &grad[0], &gather[0], &epoch_loss[0], n_val, xv, yv, vl)
+        else:
+            done = fp_s_net_train(&net, &params[0], n, &X[0, 0], &Y[0, 0], batch, epochs,
+                                  shuffle, &rng[0], &perm[0], &opt, &state[0], &ws[0], cap,
+                                  &grad[0], &gather[0], &epoch_loss[0], n_val, xv, yv, vl)
+    return done
+
+
+def set_num_threads(int n):
+    """Threads of this module's kernels (each compiled module keeps its own count)."""
+    if n < 1:
+        raise ValueError(f"n: expected a positive number of threads, got {n}")
+    fp_set_num_threads(n)
+
+
+def get_num_threads():
+    return fp_get_num_threads()

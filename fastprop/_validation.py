@@ -1,0 +1,81 @@
+"""Input checking of floor 3: turns what users pass into the contiguous float arrays that the
+compiled floor expects, or raises a ValueError/TypeError naming the argument, what was expected
+and what came. Arrays are copied only when they must be (wrong dtype or not C-contiguous);
+read-only arrays are used as they are, since the kernels never write inputs."""
+import numbers
+
+import numpy as np
+
+__all__ = ["as_features", "as_int", "as_float", "resolve_dtype"]
+
+
+def resolve_dtype(dtype, argument="dtype"):
+    """np.float32 or np.float64 from a name or a numpy dtype; anything else is refused."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{argument}: expected 'float32' or 'float64', got {dtype!r}") from None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"{argument}: expected 'float32' or 'float64', got {dt.name!r}")
+    return dt
+
+
+def as_numeric_array(a, argument):
+    """np.asarray(a), refusing non-numeric, complex and string data."""
+    if isinstance(a, (str, bytes)):
+        raise TypeError(f"{argument}: expected a numeric array, got {type(a).__name__}")
+    try:
+        arr = np.asarray(a)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{argument}: expected a numeric array, could not convert: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        what = "complex" if arr.dtype.kind == "c" else "non-numeric"
+        raise TypeError(f"{argument}: expected a real numeric dtype (float or int), got "
+                        f"{what} dtype {arr.dtype}")
+    return arr
+
+
+def check_finite(arr, argument):
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = "NaN" if np.isnan(arr).any() else "infinity"
+        raise ValueError(f"{argument}: expected finite values, got {bad}")
+
+
+def as_features(X, n_in, dtype, argument="X"):
+    """X as a C-contiguous (n, n_in) array of dtype: finite, non-empty."""
+    arr = as_numeric_array(X, argument)
+    if arr.ndim != 2:
+        hint = " (use X.reshape(1, -1) for a single sample)" if arr.ndim == 1 else ""
+        raise ValueError(f"{argument}: expected a 2-D array of shape (n_samples, {n_in}), "
+                         f"got {arr.ndim}-D shape {arr.shape}{hint}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{argument}: expected at least 1 sample, got shape {arr.shape}")
+    if arr.shape[1] != n_in:
+        raise ValueError(f"{argument}: expected {n_in} features (n_in of the first layer), "
+                         f"got {arr.shape[1]}")
+    check_finite(arr, argument)
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def as_int(value, argument, minimum=None):
+    """A Python int from an integral number (bools refused), at least `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{argument}: expected an integer, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{argument}: expected an integer >= {minimum}, got {value}")
+    return value
+
+
+def as_float(value, argument, minimum=None, below=None):
+    """A Python float from a real number, finite, in [minimum, below)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{argument}: expected a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{argument}: expected a finite number, got {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{argument}: expected a number >= {minimum}, got {value}")
+    if below is not None and value >= below:
+        raise ValueError(f"{argument}: expected a number < {below}, got {value}")
+    return value

@@ -1,0 +1,1 @@
+"""Data sets that ship with fastprop (generated or small public ones)."""

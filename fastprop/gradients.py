@@ -1,0 +1,95 @@
+"""Finite-difference gradients and the gradient check. The loop over parameters is compiled
+(csrc/fp_net.inc): each parameter is perturbed in place, the loss recomputed by a full forward
+pass, and the parameter restored bit-exactly, so `net.params` is unchanged afterwards.
+
+Default step eps (relative: the step for parameter p is eps * max(1, |p|)):
+  forward scheme: sqrt(machine epsilon)  -> 1.5e-8 (float64), 3.5e-4 (float32)
+  central scheme: cbrt(machine epsilon)  -> 6.1e-6 (float64), 4.9e-3 (float32)
+which balance truncation error against rounding error for each scheme."""
+from dataclasses import dataclass
+
+import numpy as np
+
+from fastprop import _network
+from fastprop._validation import as_float
+
+__all__ = ["numerical_gradient", "gradcheck", "GradcheckResult", "default_eps"]
+
+SCHEMES = {"forward": 0, "central": 1}
+
+
+def default_eps(dtype, scheme="forward"):
+    machine_eps = float(np.finfo(dtype).eps)
+    return machine_eps ** 0.5 if scheme == "forward" else machine_eps ** (1.0 / 3.0)
+
+
+def _scheme(scheme):
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme: expected 'forward' or 'central', got {scheme!r}")
+    return SCHEMES[scheme]
+
+
+def numerical_gradient(net, X, y, eps=None, scheme="forward", indices=None):
+    """The gradient of net.loss(X, y) by finite differences: 1 + N forward passes with the
+    forward scheme, 2N with the central one. `indices` limits it to those parameters (the
+    result then has one entry per index); the default is all N, laid out like params."""
+    code = _scheme(scheme)
+    eps = default_eps(net.dtype, scheme) if eps is None else as_float(eps, "eps")
+    if not eps > 0:
+        raise ValueError(f"eps: expected a positive step, got {eps}")
+    Xc, Y = net._inputs(X, y)
+    if indices is None:
+        idx = np.arange(net.n_params, dtype=np.int64)
+    else:
+        idx = np.asarray(indices)
+        if idx.ndim != 1 or idx.dtype.kind not in "iu":
+            raise TypeError(f"indices: expected a 1-D array of integers, got {idx.dtype} "
+                            f"shape {idx.shape}")
+        if idx.size and (idx.min() < 0 or idx.max() >= net.n_params):
+            raise ValueError(f"indices: expected values in [0, {net.n_params}), got "
+                             f"[{idx.min()}, {idx.max()}]")
+        idx = np.ascontiguousarray(idx, dtype=np.int64)
+    out = np.empty(idx.shape[0], dtype=net.dtype)
+    ws = net._workspace(Xc.shape[0])
+    _network.numerical_gradient(*net._code(), net.params, Xc, Y, ws, net._cap, code, eps, idx, out)
+    return out
+
+
+@dataclass
+class GradcheckResult:
+    """ok: max_rel_error <= rtol. Errors compare backprop (analytic) with finite differences
+    (numeric): max_abs_error = max |a - n|; max_rel_error = max |a - n| / max(|a|, |n|, s),
+    where s = 1e-3 * max |a| keeps entries far smaller than the gradient's scale, which finite
+    differences cannot resolve relatively, from dominating."""
+    ok: bool
+    max_abs_error: float
+    max_rel_error: float
+    rtol: float
+    analytic: np.ndarray
+    numeric: np.ndarray
+
+    def __repr__(self):
+        return (f"GradcheckResult(ok={self.ok}, max_abs_error={self.max_abs_error:.3g}, "
+                f"max_rel_error={self.max_rel_error:.3g}, rtol={self.rtol:g})")
+
+
+def relative_error(analytic, numeric):
+    a = np.asarray(analytic, dtype=np.float64)
+    n = np.asarray(numeric, dtype=np.float64)
+    scale = max(1e-3 * float(np.max(np.abs(a), initial=0.0)), np.finfo(np.float64).tiny)
+    denom = np.maximum(np.maximum(np.abs(a), np.abs(n)), scale)
+    return float(np.max(np.abs(a - n) / denom, initial=0.0))
+
+
+def gradcheck(net, X, y, eps=None, scheme="central", rtol=None):
+    """Backprop's gradient against finite differences. rtol defaults to 1e-6 (float64) and
+    5e-2 (float32, whose finite differences are far noisier)."""
+    if rtol is None:
+        rtol = 1e-6 if net.dtype == np.float64 else 5e-2
+    rtol = as_float(rtol, "rtol", minimum=0.0)
+    _, analytic = net.backprop(X, y)
+    numeric = numerical_gradient(net, X, y, eps=eps, scheme=scheme)
+    diff = np.abs(analytic.astype(np.float64) - numeric.astype(np.float64))
+    rel = relative_error(analytic, numeric)
+    return GradcheckResult(ok=bool(rel <= rtol), max_abs_error=float(np.max(diff, initial=0.0)),
+                           max_rel_error=rel, rtol=rtol, analytic=analytic, numeric=numeric)

@@ -1,0 +1,81 @@
+"""Losses by name, and the shaping of targets for them. The loss values and gradients are
+computed in csrc/fp_loss.inc, from the output layer's logits where the output activation is the
+loss's link (sigmoid + binary cross-entropy, softmax + cross-entropy), as PyTorch's
+BCEWithLogitsLoss and CrossEntropyLoss do."""
+from dataclasses import dataclass
+
+import numpy as np
+
+from fastprop._validation import as_numeric_array, check_finite
+
+__all__ = ["Loss", "LOSSES", "get_loss", "prepare_targets"]
+
+
+@dataclass(frozen=True)
+class Loss:
+    name: str
+    code: int               # enum fp_loss_kind in csrc/fp_kernels.h
+    outputs: tuple          # output activations it accepts (None: any)
+
+
+LOSSES = {
+    "mse": Loss("mse", 0, None),
+    # Probabilities in (0, 1) are needed: a sigmoid (from logits, stable) or a softmax.
+    "binary_cross_entropy": Loss("binary_cross_entropy", 1, ("sigmoid", "softmax")),
+    "cross_entropy": Loss("cross_entropy", 2, ("softmax",)),
+}
+ALIASES = {"bce": "binary_cross_entropy", "ce": "cross_entropy"}
+
+
+def get_loss(name):
+    if not isinstance(name, str):
+        raise TypeError(f"loss: expected a loss name (str), got {type(name).__name__}")
+    key = ALIASES.get(name.lower(), name.lower())
+    if key not in LOSSES:
+        known = ", ".join(repr(k) for k in LOSSES)
+        raise ValueError(f"loss: unknown loss {name!r}; expected one of {known}")
+    return LOSSES[key]
+
+
+def prepare_targets(loss, y, n, n_out, dtype, argument="y"):
+    """Targets as a C-contiguous (n, n_out) array of dtype, checked for `loss`.
+
+    mse and binary_cross_entropy take (n, n_out), or (n,) when n_out == 1; binary
+    cross-entropy targets lie in [0, 1]. cross_entropy takes integer labels (n,) in
+    [0, n_out), turned into one-hot rows, or (n, n_out) one-hot/probability rows."""
+    arr = as_numeric_array(y, argument)
+    if arr.ndim == 0 or arr.ndim > 2:
+        raise ValueError(f"{argument}: expected a 1-D or 2-D array, got {arr.ndim}-D shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(f"{argument}: expected {n} samples (as many as X), got {arr.shape[0]}")
+    check_finite(arr, argument)
+    if loss.name == "cross_entropy" and arr.ndim == 1:
+        return one_hot(arr, n_out, dtype, argument)
+    if arr.ndim == 1:
+        if n_out != 1:
+            raise ValueError(f"{argument}: expected shape ({n}, {n_out}) for {n_out} outputs, "
+                             f"got 1-D shape {arr.shape}")
+        arr = arr.reshape(n, 1)
+    if arr.shape[1] != n_out:
+        raise ValueError(f"{argument}: expected shape ({n}, {n_out}), got {arr.shape}")
+    if loss.name == "binary_cross_entropy" and (arr.min() < 0 or arr.max() > 1):
+        raise ValueError(f"{argument}: expected binary cross-entropy targets in [0, 1], "
+                         f"got values in [{arr.min()}, {arr.max()}]")
+    if loss.name == "cross_entropy" and arr.min() < 0:
+        raise ValueError(f"{argument}: expected one-hot or probability rows (non-negative), "
+                         f"got a minimum of {arr.min()}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def one_hot(labels, n_classes, dtype, argument="y"):
+    if labels.dtype.kind == "f":
+        if not np.array_equal(labels, np.round(labels)):
+            bad = labels[labels != np.round(labels)][0]
+            raise ValueError(f"{argument}: expected integer class labels, got non-integer {bad}")
+    lo, hi = labels.min(), labels.max()
+    if lo < 0 or hi >= n_classes:
+        raise ValueError(f"{argument}: expected class labels in [0, {n_classes}), got values "
+                         f"in [{lo}, {hi}]")
+    out = np.zeros((labels.shape[0], n_classes), dtype=dtype)
+    out[np.arange(labels.shape[0]), labels.astype(np.intp)] = 1
+    return out

@@ -1,0 +1,202 @@
+"""The network: `Dense` layers, `Network` and `mlp`. A network owns one flat parameter buffer
+[W1, b1, W2, b2, ...] (each W of shape (n_in, n_out), row-major); its layers' W and b are views
+into it. Every computation is one call into the compiled floor (fastprop._network); this file
+only checks inputs, keeps the workspace and shapes results."""
+import numpy as np
+
+from fastprop import _network
+from fastprop._validation import as_features, as_int, resolve_dtype
+from fastprop.activations import get_activation
+from fastprop.losses import get_loss, prepare_targets
+
+__all__ = ["Dense", "Network", "mlp"]
+
+
+class Dense:
+    """A fully connected layer: Z = A_prev @ W + b, A = activation(Z).
+
+    Given to `Network`, which copies it and binds `W` (n_in, n_out) and `b` (n_out,) to views
+    of its parameter buffer; before that they are None."""
+
+    def __init__(self, n_in, n_out, activation="identity"):
+        self.n_in = as_int(n_in, "n_in", minimum=1)
+        self.n_out = as_int(n_out, "n_out", minimum=1)
+        self.activation = get_activation(activation).name
+        self.W = None
+        self.b = None
+
+    @property
+    def n_params(self):
+        return (self.n_in + 1) * self.n_out
+
+    def __repr__(self):
+        return f"Dense({self.n_in}, {self.n_out}, {self.activation!r})"
+
+
+def _rng(seed):
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
+        return np.random.default_rng(seed)
+    raise TypeError(f"seed: expected an int, None or a numpy.random.Generator, got "
+                    f"{type(seed).__name__}")
+
+
+class Network:
+    """A multi-layer perceptron trained by backpropagation.
+
+    layers: list of Dense, each n_in equal to the previous n_out; softmax only last.
+    loss: "mse", "binary_cross_entropy" (sigmoid or softmax output) or "cross_entropy"
+    (softmax output). dtype: "float32" or "float64". seed: int, None or a Generator, for
+    the weight initialisation (Glorot uniform for sigmoid/tanh/identity/softmax layers, He
+    uniform for relu-family layers; biases zero)."""
+
+    def __init__(self, layers, loss="mse", dtype="float64", seed=0):
+        if isinstance(layers, Dense):
+            layers = [layers]
+        if not isinstance(layers, (list, tuple)) or len(layers) == 0:
+            raise ValueError(f"layers: expected a non-empty list of Dense layers, got {layers!r}")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Dense):
+                raise TypeError(f"layers[{i}]: expected a Dense layer, got {type(layer).__name__}")
+            if i > 0 and layer.n_in != layers[i - 1].n_out:
+                raise ValueError(f"layers[{i}]: expected n_in = {layers[i - 1].n_out} (the "
+                                 f"previous layer's n_out), got {layer.n_in}")
+            if get_activation(layer.activation).output_only and i != len(layers) - 1:
+                raise ValueError(f"layers[{i}]: '{layer.activation}' is an output activation; "
+                                 f"expected it in the last layer only, got it in layer {i}")
+        if len(layers) > _network.MAX_LAYERS:
+            raise ValueError(f"layers: expected at most {_network.MAX_LAYERS} layers, got {len(layers)}")
+        self._loss = get_loss(loss)
+        out = layers[-1].activation
+        if self._loss.outputs is not None and out not in self._loss.outputs:
+            allowed = " or ".join(repr(a) for a in self._loss.outputs)
+            raise ValueError(f"loss: {self._loss.name!r} expects a {allowed} output layer, "
+                             f"got {out!r}")
+        self.dtype = resolve_dtype(dtype)
+        self.layers = [Dense(l.n_in, l.n_out, l.activation) for l in layers]
+        self._sizes = np.array([layers[0].n_in] + [l.n_out for l in layers], dtype=np.int64)
+        self._acts = np.array([get_activation(l.activation).code for l in layers], dtype=np.int32)
+        self._params = np.zeros(sum(l.n_params for l in self.layers), dtype=self.dtype)
+        self._bind_views()
+        self._init_weights(_rng(seed))
+        self._ws, self._cap = None, 0
+
+    def _bind_views(self):
+        offset = 0
+        for layer in self.layers:
+            n_w = layer.n_in * layer.n_out
+            layer.W = self._params[offset:offset + n_w].reshape(layer.n_in, layer.n_out)
+            layer.b = self._params[offset + n_w:offset + n_w + layer.n_out]
+            offset += n_w + layer.n_out
+
+    def _init_weights(self, rng):
+        for layer in self.layers:
+            if get_activation(layer.activation).init == "he":
+                bound = np.sqrt(6.0 / layer.n_in)
+            else:
+                bound = np.sqrt(6.0 / (layer.n_in + layer.n_out))
+            layer.W[...] = rng.uniform(-bound, bound, size=layer.W.shape)
+            layer.b[...] = 0
+
+    # ---- parameters -------------------------------------------------------------------
+    @property
+    def params(self):
+        """The flat parameter buffer (writable; layers' W and b are views into it)."""
+        return self._params
+
+    @params.setter
+    def params(self, values):
+        arr = np.asarray(values)
+        if arr.shape != self._params.shape:
+            raise ValueError(f"params: expected shape {self._params.shape}, got {arr.shape}")
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"params: expected a real numeric dtype, got {arr.dtype}")
+        self._params[...] = arr
+
+    @property
+    def n_params(self):
+        return self._params.shape[0]
+
+    @property
+    def loss_name(self):
+        return self._loss.name
+
+    @property
+    def n_in(self):
+        return int(self._sizes[0])
+
+    @property
+    def n_out(self):
+        return int(self._sizes[-1])
+
+    def __repr__(self):
+        rows = [f"  ({i}) Dense({l.n_in}, {l.n_out}, {l.activation!r})  W {l.W.shape}, "
+                f"b {l.b.shape}" for i, l in enumerate(self.layers)]
+        return (f"Network(\n" + "\n".join(rows) + f"\n  loss={self._loss.name!r}, "
+                f"dtype={self.dtype.name!r}, n_params={self.n_params:,}\n)")
+
+    # ---- compiled calls ---------------------------------------------------------------
+    def _workspace(self, rows):
+        """The workspace for `rows` rows a call: allocated when a call needs more, else reused."""
+        if rows > self._cap:
+            size = _network.workspace_size(self._sizes, self._acts, self._loss.code, rows)
+            self._ws, self._cap = np.empty(size, dtype=self.dtype), rows
+        return self._ws
+
+    def _inputs(self, X, y=None):
+        Xc = as_features(X, self.n_in, self.dtype)
+        if y is None:
+            return Xc
+        return Xc, prepare_targets(self._loss, y, Xc.shape[0], self.n_out, self.dtype)
+
+    def _code(self):
+        return self._sizes, self._acts, self._loss.code
+
+    def predict(self, X):
+        """Output activations for X (n, n_in): shape (n, n_out)."""
+        Xc = self._inputs(X)
+        out = np.empty((Xc.shape[0], self.n_out), dtype=self.dtype)
+        ws = self._workspace(Xc.shape[0])
+        _network.forward(*self._code(), self._params, Xc, ws, self._cap, out)
+        return out
+
+    def loss(self, X, y):
+        """Mean loss on (X, y): one forward pass."""
+        Xc, Y = self._inputs(X, y)
+        ws = self._workspace(Xc.shape[0])
+        return float(_network.loss_value(*self._code(), self._params, Xc, Y, ws, self._cap))
+
+    def backprop(self, X, y):
+        """(loss, grad): one forward and one backward pass; grad is laid out like params."""
+        Xc, Y = self._inputs(X, y)
+        ws = self._workspace(Xc.shape[0])
+        grad = np.empty_like(self._params)
+        loss = _network.backprop(*self._code(), self._params, Xc, Y, ws, self._cap, grad)
+        return float(loss), grad
+
+    def fit(self, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,
+            validation_data=None, progress=False):
+        """Train by mini-batch backpropagation; see fastprop.training.fit."""
+        from fastprop.training import fit
+        return fit(self, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+                   shuffle=shuffle, seed=seed, validation_data=validation_data,
+                   progress=progress)
+
+    def save(self, path):
+        """Write the network to `path` (.npz, no pickle), atomically."""
+        from fastprop.io import save
+        save(self, path)
+
+
+def mlp(sizes, hidden="relu", output="identity", loss="mse", dtype="float64", seed=0):
+    """A Network of Dense layers of widths sizes = [n_in, h1, ..., n_out]."""
+    if not isinstance(sizes, (list, tuple, np.ndarray)) or len(sizes) < 2:
+        raise ValueError(f"sizes: expected a list of at least 2 layer widths [n_in, ..., n_out], "
+                         f"got {sizes!r}")
+    widths = [as_int(s, f"sizes[{i}]", minimum=1) for i, s in enumerate(sizes)]
+    get_activation(hidden, "hidden")
+    get_activation(output, "output")
+    layers = [Dense(widths[i], widths[i + 1], hidden if i < len(widths) - 2 else output)
+              for i in range(len(widths) - 1)]
+    return Network(layers, loss=loss, dtype=dtype, seed=seed)

@@ -1,0 +1,112 @@
+"""`fit`: mini-batch training. The epoch loop (shuffle, gather, forward, backward, optimizer
+update) is one compiled call (csrc/fp_net.inc, net_train); Python checks the inputs once,
+allocates the buffers once, and only comes back between epochs when it must print progress."""
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fastprop import _network
+from fastprop._validation import as_int
+from fastprop.network import _rng
+from fastprop.optim import SGD, Optimizer
+
+__all__ = ["fit", "History", "TrainingDivergedError"]
+
+
+@dataclass
+class History:
+    """loss[e]: mean per-sample training loss seen during epoch e; val_loss[e]: loss on the
+    validation data after epoch e (empty without validation data)."""
+    loss: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    seconds: float = 0.0
+    samples: int = 0
+
+    @property
+    def epochs(self):
+        return len(self.loss)
+
+    @property
+    def samples_per_second(self):
+        return self.samples / self.seconds if self.seconds > 0 else float("inf")
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Training met a non-finite loss or gradient; the parameters hold the last finite values."""
+
+    def __init__(self, message, history):
+        super().__init__(message)
+        self.history = history
+
+
+def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,
+        validation_data=None, progress=False):
+    """Train `net` on (X, y) for `epochs` epochs of mini-batches of `batch_size` samples (the
+    last partial batch included; batch_size larger than n means full batch). The caller's
+    arrays are never modified. Returns a History."""
+    Xc, Y = net._inputs(X, y)
+    n = Xc.shape[0]
+    epochs = as_int(epochs, "epochs", minimum=0)
+    batch = min(as_int(batch_size, "batch_size", minimum=1), n)
+    if optimizer is None:
+        optimizer = SGD()
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer: expected fastprop.SGD or fastprop.Adam, got "
+                        f"{type(optimizer).__name__}")
+    Xv = np.empty((0, net.n_in), dtype=net.dtype)
+    Yv = np.empty((0, net.n_out), dtype=net.dtype)
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError("validation_data: expected a pair (X_val, y_val), got "
+                             f"{type(validation_data).__name__}")
+        Xv, Yv = net._inputs(*validation_data)
+    state = optimizer._bind(net)
+    rng_state = _rng(seed).integers(0, 2 ** 64, size=4, dtype=np.uint64, endpoint=False)
+    if not rng_state.any():
+        rng_state[0] = 1
+    ws = net._workspace(batch)
+    grad = np.empty_like(net.params)
+    gather = np.empty(batch * (net.n_in + net.n_out), dtype=net.dtype)
+    perm = np.arange(n, dtype=np.int64)
+    epoch_loss = np.zeros(max(epochs, 1))
+    val_loss = np.zeros(max(epochs, 1))
+    history = History()
+
+    chunk = 1 if progress else max(epochs, 1)
+    done = 0
+    start = time.perf_counter()
+    while done < epochs:
+        k = min(chunk, epochs - done)
+        ran = _network.train(*net._code(), net.params, Xc, Y, batch, k, bool(shuffle),
+                             rng_state, perm, *optimizer._args(), optimizer._step, state,
+                             ws, net._cap, grad, gather, epoch_loss, Xv, Yv, val_loss)
+        completed = ran if ran >= 0 else -ran - 1
+        history.loss.extend(epoch_loss[:completed].tolist())
+        if Xv.shape[0]:
+            history.val_loss.extend(val_loss[:completed].tolist())
+        done += completed
+        history.seconds = time.perf_counter() - start
+        history.samples = done * n
+        if ran < 0:
+            if progress:
+                print(file=sys.stdout)
+            raise TrainingDivergedError(
+                f"training diverged in epoch {done + 1}: the loss or gradient became "
+                f"non-finite (NaN or infinity); stopped before that update, so the parameters "
+                f"hold their last finite values. Lower the learning rate.", history)
+        if progress:
+            _print_progress(history, epochs)
+    if progress and epochs:
+        print(file=sys.stdout, flush=True)
+    return history
+
+
+def _print_progress(history, epochs):
+    line = (f"\repoch {history.epochs:>{len(str(epochs))}}/{epochs}  "
+            f"loss {history.loss[-1]:.6g}")
+    if history.val_loss:
+        line += f"  val_loss {history.val_loss[-1]:.6g}"
+    line += f"  {history.samples_per_second:,.0f} samples/s"
+    print(line, end="", file=sys.stdout, flush=True)

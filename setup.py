@@ -1,0 +1,69 @@
+"""Build of fastprop's compiled modules: each Cython module of fastprop/ is compiled together
+with the C kernels of csrc/. -O3, OpenMP when the compiler has it, never -march=native: the
+SIMD path is picked at run time, so a wheel runs on any x86-64 CPU.
+
+Cython directives are set here, once, for every module. FASTPROP_BOUNDSCHECK=1 turns bounds
+checking on for a debugging build."""
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from glob import glob
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+C_SOURCES = sorted(os.path.relpath(p, HERE) for p in glob(os.path.join(HERE, "csrc", "*.c")))
+
+
+def compiler_has_openmp():
+    """True when the C compiler accepts -fopenmp and links a program using it."""
+    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    cc = cc.split()
+    src = "#include <omp.h>\nint main(void){return omp_get_max_threads() > 0 ? 0 : 1;}\n"
+    with tempfile.TemporaryDirectory() as tmp:
+        c_file = os.path.join(tmp, "omp.c")
+        with open(c_file, "w") as f:
+            f.write(src)
+        if shutil.which(cc[0]) is None:
+            return False
+        res = subprocess.run(cc + ["-fopenmp", c_file, "-o", os.path.join(tmp, "omp")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return res.returncode == 0
+
+
+USE_OPENMP = os.environ.get("FASTPROP_NO_OPENMP") != "1" and sys.platform != "win32" \
+    and compiler_has_openmp()
+COMPILE_ARGS = ["-O3", "-std=c11", "-fno-strict-aliasing", "-Wno-unused-function"]
+LINK_ARGS = []
+if USE_OPENMP:
+    COMPILE_ARGS.append("-fopenmp")
+    LINK_ARGS.append("-fopenmp")
+
+# The flags are recorded so that `fastprop info` can show them.
+with open(os.path.join(HERE, "fastprop", "_build_info.py"), "w") as f:
+    f.write('"""Written by setup.py at build time: how the compiled modules were built."""\n')
+    f.write(f"COMPILE_ARGS = {COMPILE_ARGS!r}\nOPENMP = {USE_OPENMP!r}\n")
+
+
+def extension(name):
+    return Extension(f"fastprop.{name}", sources=[f"fastprop/{name}.pyx"] + C_SOURCES,
+                     include_dirs=["csrc"], extra_compile_args=COMPILE_ARGS,
+                     extra_link_args=LINK_ARGS,
+                     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
+
+
+DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": os.environ.get("FASTPROP_BOUNDSCHECK") == "1",
+    "wraparound": False,
+    "cdivision": True,
+    "initializedcheck": False,
+    "embedsignature": True,
+}
+
+setup(ext_modules=cythonize([extension("_kernels"), extension("_network")],
+                            compiler_directives=DIRECTIVES))
