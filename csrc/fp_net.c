@@ -1,6 +1,7 @@
 /* fp_net.c: whole-network passes and the training loop, instantiated for double and float. */
 #include <math.h>
 #include "fp_kernels.h"
+#include "fp_parallel.h"
 
 int64_t fp_net_n_params(const fp_net *net)
 {

@@ -30,3 +30,25 @@ int fp_have_openmp(void)
     return 0;
 #endif
 }
+
+#include "fp_parallel.h"
+
+void fp_parallel_range(int64_t count, int64_t work, fp_range_fn fn, void *ctx)
+{
+    const int nt = fp_get_num_threads();
+    if (count <= 0) return;
+    if (nt <= 1 || work < FP_PARALLEL_MIN || count < 2) {
+        fn(ctx, 0, count);
+        return;
+    }
+#ifdef _OPENMP
+    #pragma omp parallel num_threads(nt)
+    {
+        const int64_t t = omp_get_thread_num(), T = omp_get_num_threads();
+        const int64_t lo = count * t / T, hi = count * (t + 1) / T;
+        if (hi > lo) fn(ctx, lo, hi);
+    }
+#else
+    fn(ctx, 0, count);
+#endif
+}

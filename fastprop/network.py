@@ -81,6 +81,7 @@ class Network:
         self._bind_views()
         self._init_weights(_rng(seed))
         self._ws, self._cap = None, 0
+        self._ws_allocations = 0     # counted so that tests can prove the reuse
 
     def _bind_views(self):
         offset = 0
@@ -142,6 +143,7 @@ class Network:
         if rows > self._cap:
             size = _network.workspace_size(self._sizes, self._acts, self._loss.code, rows)
             self._ws, self._cap = np.empty(size, dtype=self.dtype), rows
+            self._ws_allocations += 1
         return self._ws
 
     def _inputs(self, X, y=None):

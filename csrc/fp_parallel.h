@@ -1,0 +1,20 @@
+/* fp_parallel.h: how elementwise work is split over threads. Small work stays on the calling
+ * thread without touching OpenMP at all (even `omp parallel if(0)` costs a team set-up, which
+ * is more than a tiny layer takes). Large work is cut into one contiguous range per thread,
+ * and each range is computed exactly as the serial loop would: results never depend on the
+ * thread count. */
+#ifndef FP_PARALLEL_H
+#define FP_PARALLEL_H
+
+#include <stdint.h>
+#include "fp_gemm.h"
+
+/* Work (in elements touched) below which a loop stays on one thread. */
+#define FP_PARALLEL_MIN 65536
+
+/* Calls fn(ctx, lo, hi) over ranges covering [0, count): once with [0, count) when work is
+ * below FP_PARALLEL_MIN or one thread is set, otherwise once per thread in parallel. */
+typedef void (*fp_range_fn)(void *ctx, int64_t lo, int64_t hi);
+void fp_parallel_range(int64_t count, int64_t work, fp_range_fn fn, void *ctx);
+
+#endif

@@ -1,0 +1,46 @@
+"""Training allocates its buffers once: the workspace once per batch size, nothing per step.
+Checked by counting workspace allocations and by tracemalloc (numpy's allocations are traced),
+never by timing."""
+import tracemalloc
+
+import numpy as np
+
+import fastprop as fp
+
+
+def _data(n=256, n_in=8, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, n_in)), rng.integers(0, classes, n)
+
+
+def test_workspace_is_allocated_once_per_batch_size():
+    X, y = _data()
+    net = fp.mlp([8, 16, 3], hidden="relu", output="softmax", loss="cross_entropy")
+    opt = fp.SGD(lr=0.05)
+    net.fit(X, y, epochs=2, batch_size=16, optimizer=opt)
+    first = net._ws_allocations
+    net.fit(X, y, epochs=3, batch_size=16, optimizer=opt)
+    net.fit(X, y, epochs=3, batch_size=8, optimizer=opt)     # smaller batches reuse it
+    net.backprop(X[:16], y[:16])
+    assert first == 1
+    assert net._ws_allocations == first
+
+
+def test_traced_memory_of_fit_does_not_grow_with_epochs():
+    X, y = _data()
+    net = fp.mlp([8, 16, 3], hidden="relu", output="softmax", loss="cross_entropy")
+    opt = fp.SGD(lr=0.05)
+    net.fit(X, y, epochs=1, batch_size=16, optimizer=opt)   # workspace and state exist now
+
+    def peak_of(epochs):
+        tracemalloc.start()
+        try:
+            net.fit(X, y, epochs=epochs, batch_size=16, optimizer=opt)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    short, long = peak_of(2), peak_of(200)
+    # 200 epochs x 16 steps: any per-step allocation of even 8 bytes would add 25 kB.
+    # The per-epoch history (a float each) may grow by a few kB.
+    assert long - short < 16_000, (short, long)
