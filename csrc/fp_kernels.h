@@ -19,6 +19,8 @@ enum fp_optimizer_kind { FP_SGD = 0, FP_ADAM = 1 };
 
 #define FP_LEAKY_SLOPE 0.01
 #define FP_MAX_LAYERS 128   /* floor 2 refuses deeper networks */
+/* Layers with n * n_in * n_out at most this many multiply-adds bypass the GEMM (fp_net.inc). */
+#define FP_SMALL_LAYER 2048
 
 /* A network's shape: layer l maps sizes[l] inputs to sizes[l+1] outputs with activation acts[l].
  * Its parameters are one flat buffer [W1, b1, W2, b2, ...], W_l of shape (sizes[l], sizes[l+1]). */

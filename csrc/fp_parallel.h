@@ -15,6 +15,12 @@
 /* Calls fn(ctx, lo, hi) over ranges covering [0, count): once with [0, count) when work is
  * below FP_PARALLEL_MIN or one thread is set, otherwise once per thread in parallel. */
 typedef void (*fp_range_fn)(void *ctx, int64_t lo, int64_t hi);
-void fp_parallel_range(int64_t count, int64_t work, fp_range_fn fn, void *ctx);
+void fp_parallel_run(int64_t count, fp_range_fn fn, void *ctx);
+
+static inline void fp_parallel_range(int64_t count, int64_t work, fp_range_fn fn, void *ctx)
+{
+    if (work < FP_PARALLEL_MIN || count < 2) fn(ctx, 0, count);   /* the common small case */
+    else fp_parallel_run(count, fn, ctx);
+}
 
 #endif

@@ -33,11 +33,11 @@ int fp_have_openmp(void)
 
 #include "fp_parallel.h"
 
-void fp_parallel_range(int64_t count, int64_t work, fp_range_fn fn, void *ctx)
+void fp_parallel_run(int64_t count, fp_range_fn fn, void *ctx)
 {
     const int nt = fp_get_num_threads();
     if (count <= 0) return;
-    if (nt <= 1 || work < FP_PARALLEL_MIN || count < 2) {
+    if (nt <= 1) {
         fn(ctx, 0, count);
         return;
     }
