@@ -57,23 +57,27 @@ def numerical_gradient(net, X, y, eps=None, scheme="forward", indices=None):
 
 @dataclass
 class GradcheckResult:
-    """ok: max_rel_error <= rtol. Errors compare backprop (analytic) with finite differences
-    (numeric): max_abs_error = max |a - n|; max_rel_error = max |a - n| / max(|a|, |n|, s),
-    where s = 1e-3 * max |a| keeps entries far smaller than the gradient's scale, which finite
-    differences cannot resolve relatively, from dominating."""
+    """Backprop's gradient (analytic) against finite differences (numeric).
+
+    max_abs_error = max |a - n|; max_rel_error = max |a - n| / max(|a|, |n|, s), where
+    s = 1e-3 * max |a| keeps entries far below the gradient's scale, which finite differences
+    cannot resolve relatively, from dominating. ok: every entry satisfies
+    |a - n| <= atol + rtol * max(|a|, |n|)."""
     ok: bool
     max_abs_error: float
     max_rel_error: float
     rtol: float
+    atol: float
     analytic: np.ndarray
     numeric: np.ndarray
 
     def __repr__(self):
         return (f"GradcheckResult(ok={self.ok}, max_abs_error={self.max_abs_error:.3g}, "
-                f"max_rel_error={self.max_rel_error:.3g}, rtol={self.rtol:g})")
+                f"max_rel_error={self.max_rel_error:.3g}, rtol={self.rtol:g}, atol={self.atol:g})")
 
 
 def relative_error(analytic, numeric):
+    """max |a - n| / max(|a|, |n|, 1e-3 max |a|): see GradcheckResult."""
     a = np.asarray(analytic, dtype=np.float64)
     n = np.asarray(numeric, dtype=np.float64)
     scale = max(1e-3 * float(np.max(np.abs(a), initial=0.0)), np.finfo(np.float64).tiny)
@@ -81,15 +85,19 @@ def relative_error(analytic, numeric):
     return float(np.max(np.abs(a - n) / denom, initial=0.0))
 
 
-def gradcheck(net, X, y, eps=None, scheme="central", rtol=None):
-    """Backprop's gradient against finite differences. rtol defaults to 1e-6 (float64) and
-    5e-2 (float32, whose finite differences are far noisier)."""
-    if rtol is None:
-        rtol = 1e-6 if net.dtype == np.float64 else 5e-2
-    rtol = as_float(rtol, "rtol", minimum=0.0)
+def gradcheck(net, X, y, eps=None, scheme="central", rtol=None, atol=None):
+    """Backprop's gradient against finite differences (central by default).
+
+    Defaults: float64 rtol 1e-6, atol 1e-9; float32 rtol 5e-2, atol 1e-4 (float32 finite
+    differences carry rounding noise of about 1e-7 / eps)."""
+    f64 = net.dtype == np.float64
+    rtol = as_float((1e-6 if f64 else 5e-2) if rtol is None else rtol, "rtol", minimum=0.0)
+    atol = as_float((1e-9 if f64 else 1e-4) if atol is None else atol, "atol", minimum=0.0)
     _, analytic = net.backprop(X, y)
     numeric = numerical_gradient(net, X, y, eps=eps, scheme=scheme)
-    diff = np.abs(analytic.astype(np.float64) - numeric.astype(np.float64))
-    rel = relative_error(analytic, numeric)
-    return GradcheckResult(ok=bool(rel <= rtol), max_abs_error=float(np.max(diff, initial=0.0)),
-                           max_rel_error=rel, rtol=rtol, analytic=analytic, numeric=numeric)
+    a, n = analytic.astype(np.float64), numeric.astype(np.float64)
+    diff = np.abs(a - n)
+    ok = bool(np.all(diff <= atol + rtol * np.maximum(np.abs(a), np.abs(n))))
+    return GradcheckResult(ok=ok, max_abs_error=float(np.max(diff, initial=0.0)),
+                           max_rel_error=relative_error(a, n), rtol=rtol, atol=atol,
+                           analytic=analytic, numeric=numeric)
