@@ -1,0 +1,291 @@
+"""Shared fixtures of the test suite: random networks and data, and `ref`, a plain numpy
+reference of the forward pass, the losses and their gradients, written from the formulas of
+DESIGN.md without looking at the kernels. It must not import anything of fastprop's private
+floors: tests compare the package against it, so it has to stay independent."""
+import types
+
+import numpy as np
+import pytest
+
+import fastprop as fp
+
+HIDDEN = ["identity", "sigmoid", "tanh", "relu", "leaky_relu"]
+# (output activation, loss, target kind): every sensible output + loss combination.
+OUTPUT_LOSS = [
+    ("identity", "mse", "real"),
+    ("sigmoid", "mse", "real"),
+    ("tanh", "mse", "real"),
+    ("relu", "mse", "real"),
+    ("leaky_relu", "mse", "real"),
+    ("softmax", "mse", "probs"),
+    ("sigmoid", "binary_cross_entropy", "binary"),
+    ("softmax", "binary_cross_entropy", "binary"),
+    ("softmax", "cross_entropy", "labels"),
+    ("softmax", "cross_entropy", "onehot"),
+]
+RELU_FAMILY = ("relu", "leaky_relu")
+LEAKY_SLOPE = 0.01
+
+
+# ---- numpy reference ------------------------------------------------------------------
+def unpack(sizes, params):
+    """[(W, b), ...] views of a flat parameter vector laid out as [W1, b1, W2, b2, ...]."""
+    out, offset = [], 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        W = params[offset:offset + n_in * n_out].reshape(n_in, n_out)
+        offset += n_in * n_out
+        b = params[offset:offset + n_out]
+        offset += n_out
+        out.append((W, b))
+    assert offset == params.shape[0]
+    return out
+
+
+def act_forward(name, Z):
+    if name == "identity":
+        return Z.copy()
+    if name == "sigmoid":
+        e = np.exp(-np.abs(Z))
+        return np.where(Z >= 0, 1 / (1 + e), e / (1 + e))
+    if name == "tanh":
+        return np.tanh(Z)
+    if name == "relu":
+        return np.where(Z > 0, Z, 0.0).astype(Z.dtype)
+    if name == "leaky_relu":
+        return np.where(Z > 0, Z, LEAKY_SLOPE * Z).astype(Z.dtype)
+    if name == "softmax":
+        e = np.exp(Z - Z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    raise KeyError(name)
+
+
+def act_backward(name, Z, A, dA):
+    """dZ = dA * f'(Z); for softmax the Jacobian-vector product J^T dA per row."""
+    if name == "identity":
+        return dA.copy()
+    if name == "sigmoid":
+        return dA * A * (1 - A)
+    if name == "tanh":
+        return dA * (1 - A * A)
+    if name == "relu":
+        return np.where(Z > 0, dA, 0.0).astype(dA.dtype)
+    if name == "leaky_relu":
+        return np.where(Z > 0, dA, LEAKY_SLOPE * dA).astype(dA.dtype)
+    if name == "softmax":
+        # explicit Jacobian: J[i, j] = a_i (delta_ij - a_j), per row
+        out = np.empty_like(dA)
+        for r in range(Z.shape[0]):
+            a = A[r]
+            J = np.diag(a) - np.outer(a, a)
+            out[r] = J.T @ dA[r]
+        return out
+    raise KeyError(name)
+
+
+def softplus(z):
+    return np.logaddexp(0.0, z)
+
+
+def loss_value(loss, act, Z, A, Y):
+    """Mean loss, PyTorch's definitions (BCE with a sigmoid output from the logits)."""
+    if loss == "mse":
+        return float(np.mean((A - Y) ** 2))
+    if loss == "binary_cross_entropy":
+        if act == "sigmoid":
+            return float(np.mean(softplus(Z) - Y * Z))
+        lp = np.maximum(np.log(A), -100.0)
+        lq = np.maximum(np.log1p(-A), -100.0)
+        return float(-np.mean(Y * lp + (1 - Y) * lq))
+    if loss == "cross_entropy":
+        zmax = Z.max(axis=1, keepdims=True)
+        lse = (zmax + np.log(np.exp(Z - zmax).sum(axis=1, keepdims=True)))[:, 0]
+        return float(np.mean(lse * Y.sum(axis=1) - (Y * Z).sum(axis=1)))
+    raise KeyError(loss)
+
+
+def loss_gradient(loss, act, Z, A, Y):
+    """d(mean loss)/dZ of the output layer."""
+    n, m = Z.shape
+    if loss == "mse":
+        return act_backward(act, Z, A, 2.0 * (A - Y) / (n * m))
+    if loss == "binary_cross_entropy":
+        if act == "sigmoid":
+            return (A - Y) / (n * m)
+        dA = (A - Y) / np.maximum(A * (1 - A), 1e-12) / (n * m)
+        return act_backward(act, Z, A, dA)
+    if loss == "cross_entropy":
+        return (A * Y.sum(axis=1, keepdims=True) - Y) / n
+    raise KeyError(loss)
+
+
+def forward(sizes, acts, params, X):
+    """Lists Zs, As of every layer, in float64."""
+    Zs, As, a = [], [], np.asarray(X, dtype=np.float64)
+    for (W, b), act in zip(unpack(sizes, np.asarray(params, dtype=np.float64)), acts):
+        z = a @ W + b
+        a = act_forward(act, z)
+        Zs.append(z)
+        As.append(a)
+    return Zs, As
+
+
+def dense_targets(loss, y, n_out):
+    """y as a float64 (n, n_out) array: int labels become one-hot rows."""
+    y = np.asarray(y)
+    if loss == "cross_entropy" and y.ndim == 1:
+        Y = np.zeros((y.shape[0], n_out))
+        Y[np.arange(y.shape[0]), y.astype(int)] = 1
+        return Y
+    return np.asarray(y, dtype=np.float64).reshape(y.shape[0], n_out)
+
+
+def describe(net):
+    sizes = [net.layers[0].n_in] + [l.n_out for l in net.layers]
+    acts = [l.activation for l in net.layers]
+    return sizes, acts
+
+
+def net_loss(net, params, X, y):
+    """The loss of `net` with parameters `params`, computed by numpy in float64."""
+    sizes, acts = describe(net)
+    Zs, As = forward(sizes, acts, params, X)
+    return loss_value(net.loss_name, acts[-1], Zs[-1], As[-1], dense_targets(net.loss_name, y, sizes[-1]))
+
+
+def net_backprop(net, params, X, y):
+    """(loss, grad) of `net` by a numpy backward pass in float64, laid out like params."""
+    sizes, acts = describe(net)
+    params = np.asarray(params, dtype=np.float64)
+    X = np.asarray(X, dtype=np.float64)
+    Zs, As = forward(sizes, acts, params, X)
+    Y = dense_targets(net.loss_name, y, sizes[-1])
+    loss = loss_value(net.loss_name, acts[-1], Zs[-1], As[-1], Y)
+    dZ = loss_gradient(net.loss_name, acts[-1], Zs[-1], As[-1], Y)
+    grads = []
+    Ws = unpack(sizes, params)
+    for l in range(len(acts) - 1, -1, -1):
+        a_prev = X if l == 0 else As[l - 1]
+        grads.append((a_prev.T @ dZ, dZ.sum(axis=0)))
+        if l > 0:
+            dZ = act_backward(acts[l - 1], Zs[l - 1], As[l - 1], dZ @ Ws[l][0].T)
+    flat = np.concatenate([np.concatenate([gW.ravel(), gb]) for gW, gb in reversed(grads)])
+    return loss, flat
+
+
+def central_difference(net, X, y, eps=1e-5):
+    """An independent central-difference gradient: a python loop over parameters around the
+    numpy forward pass above (step eps * max(1, |p|)), never touching net.params."""
+    p0 = np.array(net.params, dtype=np.float64)
+    out = np.empty_like(p0)
+    for i in range(p0.shape[0]):
+        h = eps * max(1.0, abs(p0[i]))
+        p = p0.copy()
+        p[i] = p0[i] + h
+        up = net_loss(net, p, X, y)
+        p[i] = p0[i] - h
+        down = net_loss(net, p, X, y)
+        out[i] = (up - down) / (2 * h)
+    return out
+
+
+def rel_error(analytic, numeric):
+    """max |a - n| / max(|a|, |n|, 1e-3 max|a|): the relative error as gradcheck defines it."""
+    a = np.asarray(analytic, dtype=np.float64)
+    n = np.asarray(numeric, dtype=np.float64)
+    scale = max(1e-3 * float(np.max(np.abs(a), initial=0.0)), np.finfo(np.float64).tiny)
+    return float(np.max(np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), scale),
+                        initial=0.0))
+
+
+def make_targets(kind, n, n_out, rng):
+    if kind == "real":
+        return rng.normal(size=(n, n_out)) if n_out > 1 else rng.normal(size=n)
+    if kind == "probs":
+        return act_forward("softmax", rng.normal(size=(n, n_out)))
+    if kind == "binary":
+        return rng.integers(0, 2, size=(n, n_out)).astype(np.float64)
+    labels = rng.integers(0, n_out, size=n)
+    if kind == "labels":
+        return labels
+    if kind == "onehot":
+        return np.eye(n_out)[labels]
+    raise KeyError(kind)
+
+
+def min_kink_distance(net, X):
+    """The smallest |z| over the pre-activations of relu-family layers (inf if there are none)."""
+    sizes, acts = describe(net)
+    Zs, _ = forward(sizes, acts, net.params, X)
+    d = [np.abs(z).min() for z, a in zip(Zs, acts) if a in RELU_FAMILY]
+    return min(d) if d else np.inf
+
+
+def make_case(hidden, output, loss, kind, dtype="float64", sizes=(3, 5, 4, None), n=6,
+              seed=0, margin=1e-3):
+    """A random network (biases random too) and data for it, with every relu-family
+    pre-activation at least `margin` away from the kink, so finite differences are smooth."""
+    n_out = sizes[-1] or (1 if output in ("sigmoid", "identity") and loss != "cross_entropy"
+                          and kind != "probs" else 3)
+    widths = list(sizes[:-1]) + [n_out]
+    for attempt in range(200):
+        rng = np.random.default_rng(1000 * seed + attempt)
+        net = fp.mlp(widths, hidden=hidden, output=output, loss=loss, dtype=dtype, seed=rng)
+        for layer in net.layers:
+            layer.b[...] = rng.uniform(-0.5, 0.5, size=layer.b.shape)
+        X = rng.uniform(-1, 1, size=(n, widths[0]))
+        y = make_targets(kind, n, n_out, rng)
+        if min_kink_distance(net, X) > margin:
+            return net, X, y
+    raise AssertionError("could not draw a network away from relu kinks")
+
+
+ref = types.SimpleNamespace(
+    unpack=unpack, act_forward=act_forward, act_backward=act_backward, loss_value=loss_value,
+    loss_gradient=loss_gradient, forward=forward, dense_targets=dense_targets,
+    describe=describe, net_loss=net_loss, net_backprop=net_backprop,
+    central_difference=central_difference, rel_error=rel_error, make_targets=make_targets,
+    make_case=make_case, min_kink_distance=min_kink_distance,
+    HIDDEN=HIDDEN, OUTPUT_LOSS=OUTPUT_LOSS)
+
+
+# ---- fixtures --------------------------------------------------------------------------
+@pytest.fixture(name="ref")
+def ref_fixture():
+    """The numpy reference (see the top of this file)."""
+    return ref
+
+
+@pytest.fixture
+def torch():
+    """torch, or a clean skip when it is not installed."""
+    torch = pytest.importorskip("torch")
+    # one torch thread: the tiny tensors here gain nothing from more, and torch's pool and
+    # fastprop's OpenMP threads would otherwise spin against each other on two cores
+    torch.set_num_threads(1)
+    return torch
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def regression_data(rng):
+    X = rng.normal(size=(10, 3))
+    y = rng.normal(size=(10, 2))
+    return X, y
+
+
+@pytest.fixture
+def small_net():
+    return fp.mlp([3, 4, 2], hidden="tanh", output="identity", loss="mse", seed=0)
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    """Tests that change the thread count give it back."""
+    before = fp.get_num_threads()
+    yield
+    if fp.get_num_threads() != before:
+        fp.set_num_threads(before)

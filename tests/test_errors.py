@@ -1,0 +1,567 @@
+"""Bad input, as DESIGN.md's "Bad input" section promises: a ValueError or TypeError whose
+message names the argument and says what was expected and what came (both numbers for a
+shape), raised before anything changes (net.params stay as they were); errors of construction
+at construction; unusual but valid arrays (non-contiguous, Fortran-ordered, read-only,
+integer) give the results of a clean float copy; divergence raises TrainingDivergedError with
+finite parameters left in place; loading a file that is not a fastprop network raises
+ValueError."""
+import os
+
+import numpy as np
+import pytest
+
+import fastprop as fp
+
+
+@pytest.fixture
+def net():
+    return fp.mlp([3, 4, 2], hidden="tanh", output="identity", loss="mse", seed=0)
+
+
+@pytest.fixture
+def clf():
+    return fp.mlp([3, 4, 3], hidden="tanh", output="softmax", loss="cross_entropy", seed=0)
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+
+
+def every_entry_point(net, X, y):
+    """Calls of every public function that takes X and y (or X alone)."""
+    return [lambda: net.predict(X), lambda: net.loss(X, y), lambda: net.backprop(X, y),
+            lambda: net.fit(X, y, epochs=1), lambda: fp.numerical_gradient(net, X, y),
+            lambda: fp.gradcheck(net, X, y)]
+
+
+def assert_refused_everywhere(net, X, y, exc, match, skip_predict=False):
+    before = net.params.copy()
+    calls = every_entry_point(net, X, y)[1 if skip_predict else 0:]
+    for call in calls:
+        with pytest.raises(exc, match=match):
+            call()
+        assert net.params.tobytes() == before.tobytes()
+
+
+# ---- shapes ---------------------------------------------------------------------------
+def test_wrong_number_of_features_names_X_and_both_numbers(net, data):
+    X, y = data
+    assert_refused_everywhere(net, np.ones((5, 4)), y, ValueError, r"X: .*3.*got 4")
+
+
+def test_wrong_number_of_samples_in_y_names_y_and_both_numbers(net, data):
+    X, _ = data
+    assert_refused_everywhere(net, X, np.ones((4, 2)), ValueError, r"y: .*5.*got 4",
+                              skip_predict=True)
+
+
+def test_wrong_number_of_outputs_in_y_names_y_and_both_shapes(net, data):
+    X, _ = data
+    assert_refused_everywhere(net, X, np.ones((5, 3)), ValueError,
+                              r"y: .*\(5, 2\).*\(5, 3\)", skip_predict=True)
+
+
+def test_one_dimensional_y_for_several_outputs_is_refused(net, data):
+    X, _ = data
+    assert_refused_everywhere(net, X, np.ones(5), ValueError, r"y: .*\(5, 2\).*\(5,\)",
+                              skip_predict=True)
+
+
+def test_one_dimensional_X_is_refused_with_a_reshape_hint(net, data):
+    _, y = data
+    assert_refused_everywhere(net, np.ones(3), y, ValueError, r"X: .*2-D.*1-D.*reshape")
+
+
+def test_three_dimensional_X_and_y_are_refused(net, data):
+    X, y = data
+    assert_refused_everywhere(net, np.ones((5, 3, 1)), y, ValueError, r"X: .*2-D.*3-D")
+    assert_refused_everywhere(net, X, np.ones((5, 2, 1)), ValueError, r"y: .*3-D",
+                              skip_predict=True)
+
+
+def test_empty_X_is_refused(net, data):
+    assert_refused_everywhere(net, np.zeros((0, 3)), np.zeros((0, 2)), ValueError,
+                              r"X: .*at least 1 sample")
+
+
+def test_empty_y_is_refused(net, data):
+    X, _ = data
+    assert_refused_everywhere(net, X, np.zeros((0, 2)), ValueError, r"y: .*5.*got 0",
+                              skip_predict=True)
+
+
+def test_scalar_X_and_y_are_refused(net, data):
+    X, y = data
+    with pytest.raises(ValueError, match="X"):
+        net.predict(3.0)
+    with pytest.raises(ValueError, match="y"):
+        net.loss(X, 3.0)
+
+
+# ---- dtypes -------------------------------------------------------------------------
+NON_NUMERIC = {
+    "strings": np.array([["a", "b", "c"]] * 5),
+    "numeric-looking strings": np.array([["1", "2", "3"]] * 5),
+    "numeric-looking list of str": [["1.5", "2", "3"]] * 5,
+    "bytes": np.array([[b"1", b"2", b"3"]] * 5),
+    "complex": np.ones((5, 3), dtype=complex),
+    "object": np.ones((5, 3), dtype=object),
+    "datetime": np.zeros((5, 3), dtype="datetime64[s]"),
+}
+
+
+@pytest.mark.parametrize("name", list(NON_NUMERIC))
+def test_non_numeric_X_raises_type_error_naming_X(net, data, name):
+    _, y = data
+    assert_refused_everywhere(net, NON_NUMERIC[name], y, TypeError, r"X: .*(numeric|dtype)")
+
+
+@pytest.mark.parametrize("name", list(NON_NUMERIC))
+def test_non_numeric_y_raises_type_error_naming_y(net, data, name):
+    X, _ = data
+    y = NON_NUMERIC[name]
+    y = np.asarray(y)[:, :2] if name != "numeric-looking list of str" else [["1", "2"]] * 5
+    assert_refused_everywhere(net, X, y, TypeError, r"y: .*(numeric|dtype)", skip_predict=True)
+
+
+def test_string_labels_for_cross_entropy_raise_type_error(clf, data):
+    X, _ = data
+    assert_refused_everywhere(clf, X, np.array(["0", "1", "2", "1", "0"]), TypeError, r"y: ",
+                              skip_predict=True)
+
+
+def test_a_plain_string_as_X_raises_type_error(net):
+    with pytest.raises(TypeError, match="X"):
+        net.predict("1, 2, 3")
+
+
+def test_ragged_X_raises_a_clear_error(net):
+    with pytest.raises((ValueError, TypeError), match="X"):
+        net.predict([[1.0, 2.0, 3.0], [1.0, 2.0]])
+
+
+# ---- values ---------------------------------------------------------------------------
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_X_or_y_given_to_fit_is_refused(net, data, bad):
+    X, y = data
+    Xb, yb = X.copy(), y.copy()
+    Xb[2, 1] = bad
+    yb[4, 0] = bad
+    before = net.params.copy()
+    opt = fp.SGD(lr=0.1)
+    with pytest.raises(ValueError, match=r"X: .*finite"):
+        net.fit(Xb, y, epochs=1, optimizer=opt)
+    with pytest.raises(ValueError, match=r"y: .*finite"):
+        net.fit(X, yb, epochs=1, optimizer=opt)
+    with pytest.raises(ValueError, match=r"X: .*finite"):
+        net.fit(X, y, epochs=1, optimizer=opt, validation_data=(Xb, y))
+    assert net.params.tobytes() == before.tobytes()
+    assert opt.steps == 0
+
+
+@pytest.mark.parametrize("labels,match", [
+    ([0, 1, 2, 3, 0], r"y: .*\[0, 3\).*3"),
+    ([0, 1, -1, 2, 0], r"y: .*\[0, 3\).*-1"),
+    ([0, 1.5, 2, 1, 0], r"y: .*integer.*1.5"),
+    ([0, 1, 2, 1], r"y: .*5.*got 4"),
+])
+def test_bad_class_labels_are_refused(clf, data, labels, match):
+    X, _ = data
+    assert_refused_everywhere(clf, X, np.array(labels), ValueError, match, skip_predict=True)
+
+
+def test_one_hot_targets_of_the_wrong_width_are_refused(clf, data):
+    X, _ = data
+    assert_refused_everywhere(clf, X, np.eye(4)[[0, 1, 2, 3, 0]], ValueError,
+                              r"y: .*\(5, 3\).*\(5, 4\)", skip_predict=True)
+
+
+def test_binary_cross_entropy_targets_outside_0_1_are_refused(data):
+    X, _ = data
+    net = fp.mlp([3, 4, 1], output="sigmoid", loss="binary_cross_entropy")
+    assert_refused_everywhere(net, X, np.array([0, 1, 2, 1, 0]), ValueError, r"y: .*\[0, 1\]",
+                              skip_predict=True)
+
+
+def test_validation_data_errors_name_the_validation_argument(net, data):
+    X, y = data
+    before = net.params.copy()
+    with pytest.raises(ValueError, match="validation_data"):
+        net.fit(X, y, epochs=1, validation_data=np.ones(3))
+    with pytest.raises(ValueError, match="validation_data"):
+        net.fit(X, y, epochs=1, validation_data=(X,))
+    # A wrongly shaped validation set must be reported as such, not as the training X / y.
+    with pytest.raises(ValueError, match=r"(validation_data|X_val).*3.*got 4"):
+        net.fit(X, y, epochs=1, validation_data=(np.ones((2, 4)), np.ones((2, 2))))
+    with pytest.raises(ValueError, match=r"(validation_data|y_val).*2.*got 3"):
+        net.fit(X, y, epochs=1, validation_data=(np.ones((2, 3)), np.ones((3, 2))))
+    assert net.params.tobytes() == before.tobytes()
+
+
+# ---- construction errors --------------------------------------------------------------
+def test_unknown_activation_is_refused_at_construction():
+    with pytest.raises(ValueError, match=r"activation: unknown activation 'swish'"):
+        fp.Dense(2, 3, "swish")
+    with pytest.raises(ValueError, match="hidden"):
+        fp.mlp([2, 3, 1], hidden="gelu")
+    with pytest.raises(ValueError, match="output"):
+        fp.mlp([2, 3, 1], output="gelu")
+    with pytest.raises(TypeError, match="activation"):
+        fp.Dense(2, 3, 3)
+
+
+def test_unknown_loss_is_refused_at_construction():
+    with pytest.raises(ValueError, match=r"loss: unknown loss 'hinge'"):
+        fp.Network([fp.Dense(2, 1)], loss="hinge")
+    with pytest.raises(TypeError, match="loss"):
+        fp.mlp([2, 1], loss=None)
+
+
+def test_softmax_in_a_hidden_layer_is_refused():
+    with pytest.raises(ValueError, match=r"layers\[0\]: 'softmax' is an output activation"):
+        fp.Network([fp.Dense(2, 3, "softmax"), fp.Dense(3, 1)])
+    with pytest.raises(ValueError, match="softmax"):
+        fp.mlp([2, 3, 3, 1], hidden="softmax")
+
+
+def test_loss_and_output_activation_mismatch_is_refused():
+    with pytest.raises(ValueError, match=r"loss: 'cross_entropy' expects a 'softmax'"):
+        fp.mlp([2, 3], output="sigmoid", loss="cross_entropy")
+    with pytest.raises(ValueError, match=r"loss: 'binary_cross_entropy' expects"):
+        fp.mlp([2, 1], output="identity", loss="binary_cross_entropy")
+
+
+@pytest.mark.parametrize("sizes,match", [([3, 0, 1], r"sizes\[1\]: .*>= 1, got 0"),
+                                         ([0, 2], r"sizes\[0\]"), ([3], "sizes"), ([], "sizes"),
+                                         ([3, 2.5, 1], r"sizes\[1\]")])
+def test_zero_units_and_bad_sizes_are_refused(sizes, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        fp.mlp(sizes)
+
+
+def test_zero_units_in_a_dense_layer_are_refused():
+    with pytest.raises(ValueError, match=r"n_in: .*>= 1, got 0"):
+        fp.Dense(0, 3)
+    with pytest.raises(ValueError, match=r"n_out: .*>= 1, got 0"):
+        fp.Dense(3, 0)
+    with pytest.raises(ValueError, match=r"n_out: .*-2"):
+        fp.Dense(3, -2)
+
+
+def test_layers_that_do_not_chain_are_refused():
+    with pytest.raises(ValueError, match=r"layers\[1\]: expected n_in = 3 .*got 4"):
+        fp.Network([fp.Dense(2, 3), fp.Dense(4, 1)])
+    with pytest.raises(ValueError, match="layers"):
+        fp.Network([])
+    with pytest.raises(TypeError, match=r"layers\[0\]"):
+        fp.Network(["dense"])
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int32", "int64", "complex128", "bogus", np.uint8,
+                                   "longdouble", object])
+def test_dtypes_other_than_float32_and_float64_are_refused_at_construction(dtype):
+    with pytest.raises((ValueError, TypeError), match="dtype"):
+        fp.mlp([2, 3, 1], dtype=dtype)
+
+
+def test_float32_and_float64_are_accepted_by_name_and_by_numpy_dtype():
+    for dtype in ["float32", "float64", np.float32, np.dtype("float64")]:
+        assert fp.mlp([2, 1], dtype=dtype).params.dtype == np.dtype(dtype)
+
+
+def test_bad_seed_is_refused():
+    with pytest.raises(TypeError, match="seed"):
+        fp.mlp([2, 1], seed="zero")
+    with pytest.raises(TypeError, match="seed"):
+        fp.mlp([2, 1], seed=1.5)
+
+
+# ---- optimizer and fit arguments ------------------------------------------------------
+@pytest.mark.parametrize("make,exc,match", [
+    (lambda: fp.SGD(lr=-0.1), ValueError, "lr"),
+    (lambda: fp.SGD(lr="0.1"), TypeError, "lr"),
+    (lambda: fp.SGD(lr=float("nan")), ValueError, "lr"),
+    (lambda: fp.SGD(lr=float("inf")), ValueError, "lr"),
+    (lambda: fp.SGD(momentum=-0.5), ValueError, "momentum"),
+    (lambda: fp.SGD(weight_decay=-1), ValueError, "weight_decay"),
+    (lambda: fp.SGD(lr=0.1, nesterov=True), ValueError, "nesterov"),
+    (lambda: fp.Adam(lr=-1e-3), ValueError, "lr"),
+    (lambda: fp.Adam(betas=(0.9, 1.0)), ValueError, r"betas\[1\]"),
+    (lambda: fp.Adam(betas=(1.5, 0.9)), ValueError, r"betas\[0\]"),
+    (lambda: fp.Adam(betas=(-0.1, 0.9)), ValueError, r"betas\[0\]"),
+    (lambda: fp.Adam(betas=0.9), ValueError, "betas"),
+    (lambda: fp.Adam(betas=(0.9, 0.99, 0.9)), ValueError, "betas"),
+    (lambda: fp.Adam(eps=-1e-8), ValueError, "eps"),
+    (lambda: fp.Adam(weight_decay=None), TypeError, "weight_decay"),
+])
+def test_bad_optimizer_arguments_are_refused(make, exc, match):
+    with pytest.raises(exc, match=match):
+        make()
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    (dict(batch_size=0), ValueError, r"batch_size: .*>= 1, got 0"),
+    (dict(batch_size=-3), ValueError, "batch_size"),
+    (dict(batch_size=2.0), TypeError, "batch_size"),
+    (dict(batch_size=True), TypeError, "batch_size"),
+    (dict(epochs=-1), ValueError, r"epochs: .*>= 0, got -1"),
+    (dict(epochs=1.5), TypeError, "epochs"),
+    (dict(epochs="3"), TypeError, "epochs"),
+    (dict(optimizer="sgd"), TypeError, "optimizer"),
+    (dict(seed="x"), TypeError, "seed"),
+])
+def test_bad_fit_arguments_are_refused_and_change_nothing(net, data, kwargs, exc, match):
+    X, y = data
+    before = net.params.copy()
+    with pytest.raises(exc, match=match):
+        net.fit(X, y, **kwargs)
+    assert net.params.tobytes() == before.tobytes()
+
+
+def test_optimizer_step_refuses_bad_gradients_and_changes_nothing(net):
+    opt = fp.SGD(lr=0.1, momentum=0.9)
+    before = net.params.copy()
+    with pytest.raises(ValueError, match=r"grad: expected shape \(26,\), got \(25,\)"):
+        opt.step(net, np.ones(25))
+    bad = np.ones(26)
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="grad: .*finite"):
+        opt.step(net, bad)
+    with pytest.raises(TypeError, match="grad"):
+        opt.step(net, np.array(["1"] * 26))
+    assert net.params.tobytes() == before.tobytes()
+    assert opt.steps == 0
+
+
+def test_an_optimizer_bound_to_another_network_is_refused(net, data):
+    X, y = data
+    opt = fp.Adam()
+    net.fit(X, y, epochs=1, optimizer=opt)
+    other = fp.mlp([3, 5, 2])
+    before = other.params.copy()
+    with pytest.raises(ValueError, match="optimizer"):
+        other.fit(X, y, epochs=1, optimizer=opt)
+    assert other.params.tobytes() == before.tobytes()
+
+
+def test_bad_numerical_gradient_arguments_are_refused(net, data):
+    X, y = data
+    with pytest.raises(ValueError, match="scheme"):
+        fp.numerical_gradient(net, X, y, scheme="backward")
+    with pytest.raises(ValueError, match="eps"):
+        fp.numerical_gradient(net, X, y, eps=0.0)
+    with pytest.raises(ValueError, match="eps"):
+        fp.numerical_gradient(net, X, y, eps=-1e-6)
+    with pytest.raises(ValueError, match=r"indices: .*\[0, 26\)"):
+        fp.numerical_gradient(net, X, y, indices=[0, 26])
+    with pytest.raises(TypeError, match="indices"):
+        fp.numerical_gradient(net, X, y, indices=[0.5])
+
+
+def test_bad_thread_counts_are_refused():
+    with pytest.raises(ValueError, match="n"):
+        fp.set_num_threads(0)
+    with pytest.raises(TypeError, match="n"):
+        fp.set_num_threads(1.5)
+
+
+def test_assigning_params_of_the_wrong_shape_is_refused(net):
+    before = net.params.copy()
+    with pytest.raises(ValueError, match=r"params: expected shape \(26,\), got \(3,\)"):
+        net.params = np.ones(3)
+    assert net.params.tobytes() == before.tobytes()
+
+
+# ---- unusual but valid arrays ---------------------------------------------------------
+def variants(X):
+    big = np.zeros((X.shape[0] * 2, X.shape[1] * 3))
+    big[::2, ::3] = X
+    ro = X.copy()
+    ro.flags.writeable = False
+    return {"strided": big[::2, ::3], "fortran": np.asfortranarray(X), "read-only": ro,
+            "list": X.tolist(), "float32-input": None}
+
+
+@pytest.mark.parametrize("kind", ["strided", "fortran", "read-only", "list"])
+def test_unusual_layouts_of_X_and_y_give_the_results_of_a_clean_copy(net, data, kind):
+    X, y = data
+    Xv = variants(X)[kind]
+    yv = variants(y)[kind]
+    assert kind == "list" or not Xv.flags.c_contiguous or not Xv.flags.writeable
+    np.testing.assert_array_equal(net.predict(Xv), net.predict(X.copy()))
+    assert net.loss(Xv, yv) == net.loss(X.copy(), y.copy())
+    np.testing.assert_array_equal(net.backprop(Xv, yv)[1], net.backprop(X.copy(), y.copy())[1])
+    a, b = fp.mlp([3, 4, 2], hidden="tanh", seed=0), fp.mlp([3, 4, 2], hidden="tanh", seed=0)
+    ha = a.fit(Xv, yv, epochs=3, batch_size=2, seed=1)
+    hb = b.fit(X.copy(), y.copy(), epochs=3, batch_size=2, seed=1)
+    assert ha.loss == hb.loss
+    np.testing.assert_array_equal(a.params, b.params)
+
+
+def test_integer_X_and_y_give_the_results_of_a_float_copy(net):
+    rng = np.random.default_rng(1)
+    Xi = rng.integers(-3, 4, size=(6, 3))
+    yi = rng.integers(-2, 3, size=(6, 2)).astype(np.int32)
+    np.testing.assert_array_equal(net.predict(Xi), net.predict(Xi.astype(float)))
+    assert net.loss(Xi, yi) == net.loss(Xi.astype(float), yi.astype(float))
+    np.testing.assert_array_equal(net.backprop(Xi, yi)[1],
+                                  net.backprop(Xi.astype(float), yi.astype(float))[1])
+
+
+def test_inputs_of_the_other_float_dtype_are_converted(data):
+    X, y = data
+    n64 = fp.mlp([3, 4, 2], hidden="tanh", dtype="float64", seed=0)
+    n32 = fp.mlp([3, 4, 2], hidden="tanh", dtype="float32", seed=0)
+    assert n64.predict(X.astype(np.float32)).dtype == np.float64
+    np.testing.assert_array_equal(n64.predict(X.astype(np.float32)),
+                                  n64.predict(X.astype(np.float32).astype(np.float64)))
+    assert n32.predict(X).dtype == np.float32
+    np.testing.assert_array_equal(n32.predict(X), n32.predict(X.astype(np.float32)))
+
+
+def test_read_only_inputs_are_not_copied_or_modified_by_fit(net, data):
+    X, y = data
+    X.flags.writeable = False
+    y.flags.writeable = False
+    Xc, yc = X.copy(), y.copy()
+    net.fit(X, y, epochs=2, batch_size=2)
+    np.testing.assert_array_equal(X, Xc)
+    np.testing.assert_array_equal(y, yc)
+
+
+# ---- divergence ---------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("lr", [1e3, 1e10, 1e30, 1e100, 1e300])
+def test_divergence_raises_and_leaves_only_finite_params(dtype, lr):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 3)), rng.normal(size=(20, 2))
+    net = fp.mlp([3, 5, 2], hidden="relu", output="identity", loss="mse", dtype=dtype, seed=0)
+    with pytest.raises(fp.TrainingDivergedError, match="diverged") as info:
+        net.fit(X, y, epochs=50, batch_size=5, optimizer=fp.SGD(lr=lr), shuffle=False)
+    assert isinstance(info.value, FloatingPointError)
+    assert np.isfinite(net.params).all(), "non-finite parameters left after divergence"
+    hist = info.value.history
+    assert len(hist.loss) < 50
+    assert all(np.isfinite(hist.loss))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_divergence_keeps_the_params_of_the_last_finite_step(dtype):
+    # The same steps by hand (backprop, stop at the first non-finite loss or gradient, else
+    # update): fit must end on exactly those parameters, with the error raised.
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(8, 2)) * 10, rng.normal(size=8)
+    net = fp.mlp([2, 3, 1], hidden="identity", output="identity", dtype=dtype, seed=0)
+    twin = fp.mlp([2, 3, 1], hidden="identity", output="identity", dtype=dtype, seed=0)
+    opt = fp.SGD(lr=0.5)
+    steps = 0
+    for _ in range(1000):
+        loss, grad = twin.backprop(X, y)
+        if not (np.isfinite(loss) and np.isfinite(grad).all()):
+            break
+        opt.step(twin, grad)
+        steps += 1
+    else:
+        pytest.fail("the hand loop did not diverge")
+    assert np.isfinite(twin.params).all()
+    with pytest.raises(fp.TrainingDivergedError) as info:
+        net.fit(X, y, epochs=1000, batch_size=8, optimizer=fp.SGD(lr=0.5), shuffle=False)
+    assert len(info.value.history.loss) == steps
+    np.testing.assert_array_equal(net.params, twin.params)
+
+
+# ---- loading what is not a fastprop network ---------------------------------------------
+@pytest.fixture
+def saved(tmp_path):
+    net = fp.mlp([3, 4, 2], hidden="tanh", seed=0)
+    path = tmp_path / "net.npz"
+    net.save(path)
+    return path
+
+
+def test_load_of_a_truncated_file_raises_value_error(saved, tmp_path):
+    blob = saved.read_bytes()
+    for cut in (10, len(blob) // 2, len(blob) - 30):
+        bad = tmp_path / f"cut{cut}.npz"
+        bad.write_bytes(blob[:cut])
+        with pytest.raises(ValueError, match="path"):
+            fp.load(bad)
+
+
+def test_load_of_a_corrupt_file_raises_value_error(saved, tmp_path):
+    blob = bytearray(saved.read_bytes())
+    rng = np.random.default_rng(0)
+    for trial in range(20):
+        b = bytearray(blob)
+        for pos in rng.integers(0, len(b), size=8):
+            b[pos] ^= 0xFF
+        bad = tmp_path / f"corrupt{trial}.npz"
+        bad.write_bytes(bytes(b))
+        try:
+            net = fp.load(bad)
+        except ValueError:
+            continue
+        # a flip that only touched parameter bytes can load: then the network is well formed
+        assert net.params.shape == (26,)
+
+
+def test_load_of_an_empty_file_raises_value_error(tmp_path):
+    bad = tmp_path / "empty.npz"
+    bad.write_bytes(b"")
+    with pytest.raises(ValueError, match="path"):
+        fp.load(bad)
+
+
+def test_load_of_a_text_file_raises_value_error(tmp_path):
+    bad = tmp_path / "notes.npz"
+    bad.write_text("W1 = [[1, 2], [3, 4]]\n")
+    with pytest.raises(ValueError, match="path"):
+        fp.load(bad)
+
+
+def test_load_of_a_foreign_npz_or_npy_raises_value_error(tmp_path):
+    np.savez(tmp_path / "foreign.npz", weights=np.ones((3, 3)), labels=np.arange(3))
+    with pytest.raises(ValueError, match="path"):
+        fp.load(tmp_path / "foreign.npz")
+    np.save(tmp_path / "array.npy", np.ones(5))
+    with pytest.raises(ValueError, match="path"):
+        fp.load(tmp_path / "array.npy")
+
+
+@pytest.mark.parametrize("field,value", [
+    ("format", np.array("other-format")), ("version", np.array(99)),
+    ("sizes", np.array([3, 4])), ("sizes", np.array([3, -4, 2])),
+    ("activations", np.array(["tanh", "swish"])), ("loss", np.array("hinge")),
+    ("dtype", np.array("int8")), ("params", np.ones(25)), ("params", np.ones(26, np.float32)),
+    ("params", np.ones((2, 13))),
+])
+def test_load_of_a_file_with_an_inconsistent_field_raises_value_error(saved, tmp_path, field,
+                                                                       value):
+    with np.load(saved) as data:
+        fields = {k: data[k] for k in data.files}
+    fields[field] = value
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **fields)
+    with pytest.raises(ValueError, match="path"):
+        fp.load(bad)
+
+
+def test_load_of_a_file_claiming_enormous_layers_raises_value_error_without_allocating(saved,
+                                                                                         tmp_path):
+    # The sizes say 10^18 parameters while params holds 26: a corrupt header must be refused
+    # as such, not by a MemoryError from allocating the network it describes.
+    with np.load(saved) as data:
+        fields = {k: data[k] for k in data.files}
+    fields["sizes"] = np.array([10 ** 9, 10 ** 9, 2])
+    bad = tmp_path / "huge.npz"
+    np.savez(bad, **fields)
+    with pytest.raises(ValueError, match="path"):
+        fp.load(bad)
+
+
+def test_load_of_a_missing_file_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        fp.load(tmp_path / "nothing-here.npz")
+    assert not os.path.exists(tmp_path / "nothing-here.npz")

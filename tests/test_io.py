@@ -1,0 +1,158 @@
+"""save and load: a round trip gives identical parameters and predictions in each dtype; save
+is atomic (a temporary file beside the target, then os.replace; nothing left behind, an old
+file intact when writing fails); load never unpickles."""
+import os
+import stat
+import zipfile
+
+import numpy as np
+import pytest
+
+import fastprop as fp
+import fastprop.io as fp_io
+
+CASES = [([3, 5, 2], "tanh", "identity", "mse"),
+         ([4, 8, 8, 3], "relu", "softmax", "cross_entropy"),
+         ([2, 6, 1], "leaky_relu", "sigmoid", "binary_cross_entropy"),
+         ([5, 1], "identity", "linear", "mse")]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("sizes,hidden,output,loss", CASES,
+                         ids=["mse", "softmax-ce", "sigmoid-bce", "single-layer"])
+def test_round_trip_gives_identical_params_and_predictions(tmp_path, dtype, sizes, hidden, output,
+                                                           loss):
+    net = fp.mlp(sizes, hidden=hidden, output=output, loss=loss, dtype=dtype, seed=3)
+    rng = np.random.default_rng(0)
+    net.params[...] = rng.normal(size=net.n_params)     # non-zero biases too
+    path = tmp_path / "model.npz"
+    net.save(path)
+    back = fp.load(path)
+    assert back.dtype == net.dtype
+    assert back.params.tobytes() == net.params.tobytes()
+    assert [(l.n_in, l.n_out, l.activation) for l in back.layers] == \
+           [(l.n_in, l.n_out, l.activation) for l in net.layers]
+    assert back.loss_name == net.loss_name
+    X = rng.normal(size=(7, sizes[0]))
+    np.testing.assert_array_equal(back.predict(X), net.predict(X))
+    # the loaded layers are views of the loaded params
+    back.layers[0].b[0] += 1.0
+    assert back.params[sizes[0] * sizes[1]] == net.params[sizes[0] * sizes[1]] + 1.0
+
+
+def test_save_accepts_str_and_pathlike_and_module_function(tmp_path):
+    net = fp.mlp([2, 3, 1], seed=0)
+    fp.save(net, str(tmp_path / "a.npz"))
+    net.save(tmp_path / "b.npz")
+    assert fp.load(str(tmp_path / "a.npz")).params.tobytes() == \
+           fp.load(tmp_path / "b.npz").params.tobytes() == net.params.tobytes()
+
+
+def test_loaded_network_trains_like_the_original(tmp_path):
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(12, 3)), rng.normal(size=(12, 2))
+    net = fp.mlp([3, 4, 2], hidden="tanh", seed=0)
+    net.save(tmp_path / "m.npz")
+    back = fp.load(tmp_path / "m.npz")
+    net.fit(X, y, epochs=3, batch_size=4, seed=0)
+    back.fit(X, y, epochs=3, batch_size=4, seed=0)
+    np.testing.assert_array_equal(net.params, back.params)
+
+
+def test_save_overwrites_and_leaves_no_temporary_file(tmp_path):
+    a = fp.mlp([2, 3, 1], seed=0)
+    b = fp.mlp([2, 3, 1], seed=1)
+    path = tmp_path / "m.npz"
+    a.save(path)
+    b.save(path)
+    assert sorted(os.listdir(tmp_path)) == ["m.npz"]
+    assert fp.load(path).params.tobytes() == b.params.tobytes()
+
+
+def test_save_writes_a_temporary_file_then_renames_it_with_os_replace(tmp_path, monkeypatch):
+    calls = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        src, dst = os.fspath(src), os.fspath(dst)
+        calls.append((src, dst))
+        assert os.path.dirname(src) == os.path.dirname(dst)     # same directory: atomic
+        assert os.path.getsize(src) > 0                         # fully written before
+        assert not os.path.exists(dst)
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(fp_io.os, "replace", spy)
+    path = tmp_path / "m.npz"
+    fp.mlp([2, 3, 1]).save(path)
+    assert len(calls) == 1
+    assert calls[0][1] == str(path)
+    assert calls[0][0] != str(path)
+    assert os.listdir(tmp_path) == ["m.npz"]
+
+
+def test_failed_save_keeps_the_old_file_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    old = fp.mlp([2, 3, 1], seed=0)
+    path = tmp_path / "m.npz"
+    old.save(path)
+    before = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(fp_io.np, "savez", boom)
+    with pytest.raises(OSError, match="disk full"):
+        fp.mlp([2, 3, 1], seed=1).save(path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.npz"]
+
+
+def test_saved_file_has_the_permissions_of_an_ordinary_new_file(tmp_path):
+    # A temporary file from mkstemp is created 0600; the saved model should get the usual
+    # permissions (0666 masked by the umask), as np.savez or open() would give it.
+    ordinary = tmp_path / "ordinary.npz"
+    np.savez(ordinary, a=np.ones(1))
+    path = tmp_path / "m.npz"
+    fp.mlp([2, 1]).save(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == stat.S_IMODE(os.stat(ordinary).st_mode)
+
+
+def test_saved_file_is_a_plain_npz_without_pickled_objects(tmp_path):
+    path = tmp_path / "m.npz"
+    fp.mlp([3, 4, 2], hidden="relu").save(path)
+    with np.load(path, allow_pickle=False) as data:       # would raise on any object array
+        fields = {k: data[k] for k in data.files}
+    assert all(v.dtype != object for v in fields.values())
+    assert "params" in fields
+
+
+def test_load_never_unpickles_an_object_array(tmp_path):
+    path = tmp_path / "m.npz"
+    fp.mlp([2, 3, 1]).save(path)
+    with np.load(path) as data:
+        fields = {k: data[k] for k in data.files}
+    marker = tmp_path / "executed"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    fields["activations"] = np.array([Evil(), "identity"], dtype=object)
+    bad = tmp_path / "evil.npz"
+    np.savez(bad, **fields)
+    with zipfile.ZipFile(bad) as z:                     # it really holds a pickle
+        assert any(n.startswith("activations") for n in z.namelist())
+    with pytest.raises(ValueError):
+        fp.load(bad)
+    assert not marker.exists()
+
+
+def test_load_of_an_npz_whose_params_are_objects_raises_value_error(tmp_path):
+    path = tmp_path / "m.npz"
+    net = fp.mlp([2, 3, 1])
+    net.save(path)
+    with np.load(path) as data:
+        fields = {k: data[k] for k in data.files}
+    fields["params"] = np.array(list(net.params), dtype=object)
+    np.savez(tmp_path / "obj.npz", **fields)
+    with pytest.raises(ValueError):
+        fp.load(tmp_path / "obj.npz")

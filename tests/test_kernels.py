@@ -1,0 +1,422 @@
+"""Every compiled kernel against a plain numpy reference written here: GEMM (all four
+transpose combinations, alpha / beta / bias, beta = 0 never reading C, small and odd shapes,
+both dtypes, the blocked SIMD path and the plain reference loop), activation forward and
+backward for each code (softmax backward as a Jacobian-vector product), loss values and output
+gradients; and numerical stability at |z| = 1000 (no warning, no NaN, exact limits)."""
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+
+import fastprop as fp
+from fastprop import _kernels
+from fastprop.activations import ACTIVATIONS
+from fastprop.losses import LOSSES
+
+DTYPES = [np.float64, np.float32]
+TRANS = list(itertools.product([False, True], repeat=2))
+TRANS_IDS = [f"{'T' if a else 'N'}{'T' if b else 'N'}" for a, b in TRANS]
+SMALL = [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 20]
+ODD = [(1, 300, 7), (300, 1, 5), (5, 3, 300), (127, 129, 65), (257, 31, 97), (33, 255, 130),
+       (299, 157, 211)]
+
+
+# ---- GEMM ---------------------------------------------------------------------------------
+def gemm(trans_a, trans_b, alpha, A, B, beta, C, bias=None, reference=False):
+    """_kernels.gemm of C's dtype: the float32 specialisation is picked explicitly, so that
+    the numerical tests below check float32 arithmetic even while the dispatch from Python
+    float scalars is broken (test_gemm_accepts_float32_arrays_with_python_float_scalars)."""
+    kernel = _kernels.gemm["float"] if C.dtype == np.float32 else _kernels.gemm["double"]
+    return kernel(trans_a, trans_b, alpha, A, B, beta, C, bias=bias, reference=reference)
+
+
+def test_gemm_accepts_float32_arrays_with_python_float_scalars():
+    # The documented call: alpha and beta are Python floats whatever the arrays' dtype.
+    A = np.ones((2, 3), dtype=np.float32)
+    B = np.full((3, 2), 2.0, dtype=np.float32)
+    C = np.zeros((2, 2), dtype=np.float32)
+    _kernels.gemm(False, False, 1.0, A, B, 0.0, C)
+    np.testing.assert_array_equal(C, np.full((2, 2), 6.0, dtype=np.float32))
+
+
+def gemm_operands(rng, m, n, k, trans_a, trans_b, dtype):
+    A = rng.uniform(-1, 1, size=(k, m) if trans_a else (m, k)).astype(dtype)
+    B = rng.uniform(-1, 1, size=(n, k) if trans_b else (k, n)).astype(dtype)
+    C = rng.uniform(-1, 1, size=(m, n)).astype(dtype)
+    bias = rng.uniform(-1, 1, size=n).astype(dtype)
+    return A, B, C, bias
+
+
+def gemm_reference(trans_a, trans_b, alpha, A, B, beta, C, bias):
+    """(expected, bound): float64 result and an elementwise rounding bound scale."""
+    opA = A.T.astype(np.float64) if trans_a else A.astype(np.float64)
+    opB = B.T.astype(np.float64) if trans_b else B.astype(np.float64)
+    expected = alpha * (opA @ opB)
+    scale = abs(alpha) * (np.abs(opA) @ np.abs(opB))
+    if beta != 0:
+        expected = expected + beta * C.astype(np.float64)
+        scale = scale + abs(beta) * np.abs(C.astype(np.float64))
+    if bias is not None:
+        expected = expected + bias.astype(np.float64)
+        scale = scale + np.abs(bias.astype(np.float64))
+    return expected, scale
+
+
+def check_gemm(trans_a, trans_b, alpha, A, B, beta, C, bias, reference):
+    expected, scale = gemm_reference(trans_a, trans_b, alpha, A, B, beta, C, bias)
+    k = A.shape[0] if trans_a else A.shape[1]
+    eps = np.finfo(C.dtype).eps
+    out = C.copy()
+    gemm(trans_a, trans_b, alpha, A, B, beta, out, bias=bias, reference=reference)
+    assert out.dtype == C.dtype and out.shape == expected.shape
+    err = np.abs(out.astype(np.float64) - expected)
+    bound = 4 * (k + 3) * eps * scale + np.finfo(C.dtype).tiny
+    assert np.all(err <= bound), (f"max error {err.max():.3g}, worst ratio "
+                                  f"{(err / bound).max():.3g} for shape {expected.shape} k={k}")
+    return out
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["simd", "reference"])
+@pytest.mark.parametrize("trans_a,trans_b", TRANS, ids=TRANS_IDS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_gemm_matches_numpy_for_all_small_shapes(dtype, trans_a, trans_b, reference):
+    rng = np.random.default_rng(0)
+    for m, n, k in itertools.product(SMALL, repeat=3):
+        A, B, C, bias = gemm_operands(rng, m, n, k, trans_a, trans_b, dtype)
+        check_gemm(trans_a, trans_b, 1.0, A, B, 0.0, C, None, reference)
+    for m, n, k in itertools.product(SMALL[::3], repeat=3):
+        A, B, C, bias = gemm_operands(rng, m, n, k, trans_a, trans_b, dtype)
+        check_gemm(trans_a, trans_b, -0.75, A, B, 1.5, C, bias, reference)
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["simd", "reference"])
+@pytest.mark.parametrize("trans_a,trans_b", TRANS, ids=TRANS_IDS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_gemm_matches_numpy_for_odd_large_shapes_with_alpha_beta_bias(dtype, trans_a, trans_b,
+                                                                    reference):
+    rng = np.random.default_rng(1)
+    for i, (m, n, k) in enumerate(ODD):
+        A, B, C, bias = gemm_operands(rng, m, n, k, trans_a, trans_b, dtype)
+        alpha, beta = [(1.0, 0.0), (0.5, 1.0), (-2.0, -0.25)][i % 3]
+        check_gemm(trans_a, trans_b, alpha, A, B, beta, C, bias if i % 2 else None, reference)
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["simd", "reference"])
+@pytest.mark.parametrize("trans_a,trans_b", TRANS, ids=TRANS_IDS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_gemm_with_beta_zero_never_reads_nan_filled_c(dtype, trans_a, trans_b, reference):
+    rng = np.random.default_rng(2)
+    for m, n, k in [(1, 1, 1), (3, 5, 7), (17, 9, 20), (130, 70, 90)]:
+        A, B, _, bias = gemm_operands(rng, m, n, k, trans_a, trans_b, dtype)
+        for b in (None, bias):
+            C = np.full((m, n), np.nan, dtype=dtype)
+            out = check_gemm(trans_a, trans_b, 1.0, A, B, 0.0, np.zeros_like(C), b, reference)
+            gemm(trans_a, trans_b, 1.0, A, B, 0.0, C, bias=b, reference=reference)
+            assert np.isfinite(C).all()
+            np.testing.assert_array_equal(C, out)
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["simd", "reference"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_gemm_alpha_zero_gives_beta_c_plus_bias(dtype, reference):
+    rng = np.random.default_rng(3)
+    A, B, C, bias = gemm_operands(rng, 6, 5, 4, False, False, dtype)
+    out = C.copy()
+    gemm(False, False, 0.0, A, B, 0.5, out, bias=bias, reference=reference)
+    np.testing.assert_allclose(out, 0.5 * C + bias, rtol=4 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["simd", "reference"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_gemm_with_empty_inner_dimension_gives_beta_c_plus_bias(dtype, reference):
+    A = np.zeros((4, 0), dtype=dtype)
+    B = np.zeros((0, 3), dtype=dtype)
+    C = np.arange(12, dtype=dtype).reshape(4, 3)
+    bias = np.array([1, 2, 3], dtype=dtype)
+    out = C.copy()
+    gemm(False, False, 1.0, A, B, 2.0, out, bias=bias, reference=reference)
+    np.testing.assert_array_equal(out, 2 * C + bias)
+    out = np.full_like(C, np.nan)
+    gemm(False, False, 1.0, A, B, 0.0, out, bias=None, reference=reference)
+    np.testing.assert_array_equal(out, np.zeros_like(C))
+
+
+def test_gemm_simd_and_reference_paths_agree_to_rounding():
+    rng = np.random.default_rng(4)
+    for dtype in DTYPES:
+        for ta, tb in TRANS:
+            A, B, C, bias = gemm_operands(rng, 77, 45, 123, ta, tb, dtype)
+            fast, slow = C.copy(), C.copy()
+            gemm(ta, tb, 1.25, A, B, 0.5, fast, bias=bias)
+            gemm(ta, tb, 1.25, A, B, 0.5, slow, bias=bias, reference=True)
+            np.testing.assert_allclose(fast, slow, rtol=0, atol=130 * 4 * np.finfo(dtype).eps * 50)
+
+
+def test_gemm_result_does_not_depend_on_thread_count():
+    rng = np.random.default_rng(5)
+    A, B, C, bias = gemm_operands(rng, 300, 280, 260, False, True, np.float64)
+    outs = []
+    for threads in (1, 2):
+        fp.set_num_threads(threads)
+        out = C.copy()
+        gemm(False, True, 1.0, A, B, 1.0, out, bias=bias)
+        outs.append(out)
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-13, atol=1e-12)
+
+
+def test_gemm_refuses_mismatched_shapes_naming_the_argument():
+    A = np.zeros((3, 4))
+    with pytest.raises(ValueError, match=r"B: .*4.*5"):
+        gemm(False, False, 1.0, A, np.zeros((5, 2)), 0.0, np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"C: expected shape \(3, 2\), got \(2, 3\)"):
+        gemm(False, False, 1.0, A, np.zeros((4, 2)), 0.0, np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"bias: expected 2 elements, got 3"):
+        gemm(False, False, 1.0, A, np.zeros((4, 2)), 0.0, np.zeros((3, 2)),
+                      bias=np.zeros(3))
+
+
+# ---- activations --------------------------------------------------------------------------
+ACT_NAMES = list(ACTIVATIONS)
+
+
+def act_inputs(dtype, rng, n=9, m=7):
+    Z = rng.uniform(-6, 6, size=(n, m))
+    Z[0, :3] = 0.0                      # the kink, exactly
+    Z[1, :2] = [30.0, -30.0]            # saturation
+    return Z.astype(dtype)
+
+
+def tol(dtype):
+    return dict(rtol=1e-13, atol=1e-15) if dtype == np.float64 else dict(rtol=2e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("name", ACT_NAMES)
+def test_activation_forward_matches_numpy(ref, name, dtype):
+    rng = np.random.default_rng(6)
+    Z = act_inputs(dtype, rng)
+    A = np.full_like(Z, np.nan)
+    _kernels.activation_forward(ACTIVATIONS[name].code, Z, A)
+    assert A.dtype == dtype
+    np.testing.assert_allclose(A, ref.act_forward(name, Z.astype(np.float64)), **tol(dtype))
+    if name == "softmax":
+        np.testing.assert_allclose(A.sum(axis=1), 1.0, rtol=10 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("name", ACT_NAMES)
+def test_activation_backward_matches_numpy_derivative(ref, name, dtype):
+    rng = np.random.default_rng(7)
+    Z = act_inputs(dtype, rng)
+    A = np.empty_like(Z)
+    _kernels.activation_forward(ACTIVATIONS[name].code, Z, A)
+    dA = rng.normal(size=Z.shape).astype(dtype)
+    dZ = np.full_like(Z, np.nan)
+    _kernels.activation_backward(ACTIVATIONS[name].code, Z, A, dA, dZ)
+    expected = ref.act_backward(name, Z.astype(np.float64), A.astype(np.float64),
+                                dA.astype(np.float64))
+    np.testing.assert_allclose(dZ, expected, **tol(dtype))
+    if name in ("relu", "leaky_relu"):     # PyTorch's kinks: relu'(0) = 0, leaky'(0) = slope
+        slope = 0.0 if name == "relu" else 0.01
+        np.testing.assert_allclose(dZ[0, :3], slope * dA[0, :3], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_softmax_backward_is_the_jacobian_vector_product_of_finite_differences(dtype):
+    # Independent of the closed form: d/dt softmax(z + t v) . dA at t = 0 is v . (J^T dA).
+    rng = np.random.default_rng(8)
+    Z = rng.normal(size=(4, 5))
+    A = np.empty_like(Z)
+    _kernels.activation_forward(ACTIVATIONS["softmax"].code, Z, A)
+    dA = rng.normal(size=Z.shape)
+    dZ = np.empty_like(Z)
+    _kernels.activation_backward(ACTIVATIONS["softmax"].code, Z, A, dA, dZ)
+    h = 1e-6
+    for r in range(4):
+        for j in range(5):
+            zp, zm = Z[r].copy(), Z[r].copy()
+            zp[j] += h
+            zm[j] -= h
+            sp = np.exp(zp - zp.max()) / np.exp(zp - zp.max()).sum()
+            sm = np.exp(zm - zm.max()) / np.exp(zm - zm.max()).sum()
+            assert dZ[r, j] == pytest.approx(((sp - sm) / (2 * h)) @ dA[r], rel=1e-7, abs=1e-10)
+
+
+@pytest.mark.parametrize("name", ACT_NAMES)
+def test_activation_backward_in_place_equals_out_of_place(name):
+    # The network calls the backward kernel with dA and dZ the same buffer.
+    rng = np.random.default_rng(9)
+    Z = act_inputs(np.float64, rng)
+    A = np.empty_like(Z)
+    code = ACTIVATIONS[name].code
+    _kernels.activation_forward(code, Z, A)
+    dA = rng.normal(size=Z.shape)
+    out = np.empty_like(Z)
+    _kernels.activation_backward(code, Z, A, dA, out)
+    _kernels.activation_backward(code, Z, A, dA, dA)
+    np.testing.assert_array_equal(dA, out)
+
+
+def test_activation_kernels_refuse_bad_shapes_and_codes():
+    Z = np.zeros((3, 4))
+    with pytest.raises(ValueError, match=r"A: expected shape \(3, 4\), got \(4, 3\)"):
+        _kernels.activation_forward(1, Z, np.zeros((4, 3)))
+    with pytest.raises(ValueError, match=r"dZ: expected shape \(3, 4\), got \(3, 5\)"):
+        _kernels.activation_backward(1, Z, Z, Z, np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="act"):
+        _kernels.activation_forward(99, Z, np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="loss"):
+        _kernels.loss_value(7, 0, Z, Z, Z)
+
+
+# ---- losses ----------------------------------------------------------------------------
+LOSS_CASES = [("mse", a) for a in ACT_NAMES] + [
+    ("binary_cross_entropy", "sigmoid"), ("binary_cross_entropy", "softmax"),
+    ("cross_entropy", "softmax")]
+
+
+def loss_inputs(ref, loss, act, dtype, rng, n=6, m=4):
+    Z = rng.uniform(-4, 4, size=(n, m))
+    A = ref.act_forward(act, Z)
+    if loss == "mse":
+        Y = rng.normal(size=(n, m))
+    elif loss == "binary_cross_entropy":
+        Y = rng.uniform(0, 1, size=(n, m))
+        Y[0] = np.round(Y[0])
+    else:
+        Y = np.eye(m)[rng.integers(0, m, size=n)]
+        Y[-1] = rng.dirichlet(np.ones(m))           # a probability row too
+    return Z.astype(dtype), A.astype(dtype), Y.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("loss,act", LOSS_CASES, ids=[f"{l}-{a}" for l, a in LOSS_CASES])
+def test_loss_value_matches_numpy(ref, loss, act, dtype):
+    rng = np.random.default_rng(10)
+    Z, A, Y = loss_inputs(ref, loss, act, dtype, rng)
+    value = _kernels.loss_value(LOSSES[loss].code, ACTIVATIONS[act].code, Z, A, Y)
+    expected = ref.loss_value(loss, act, Z.astype(np.float64), A.astype(np.float64),
+                              Y.astype(np.float64))
+    assert isinstance(value, float)
+    assert value == pytest.approx(expected, rel=1e-13 if dtype == np.float64 else 1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("loss,act", LOSS_CASES, ids=[f"{l}-{a}" for l, a in LOSS_CASES])
+def test_loss_gradient_matches_numpy(ref, loss, act, dtype):
+    rng = np.random.default_rng(11)
+    Z, A, Y = loss_inputs(ref, loss, act, dtype, rng)
+    dZ = np.full_like(Z, np.nan)
+    _kernels.loss_gradient(LOSSES[loss].code, ACTIVATIONS[act].code, Z, A, Y, dZ)
+    expected = ref.loss_gradient(loss, act, Z.astype(np.float64), A.astype(np.float64),
+                                 Y.astype(np.float64))
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(dZ, expected, rtol=1e-12 if dtype == np.float64 else 1e-5,
+                               atol=(1e-15 if dtype == np.float64 else 1e-7) * scale)
+
+
+@pytest.mark.parametrize("loss,act", LOSS_CASES, ids=[f"{l}-{a}" for l, a in LOSS_CASES])
+def test_loss_gradient_is_the_derivative_of_loss_value(loss, act, ref):
+    # Central differences of the compiled loss_value over Z, with A recomputed from Z.
+    rng = np.random.default_rng(12)
+    Z, _, Y = loss_inputs(ref, loss, act, np.float64, rng, n=3, m=4)
+    code_l, code_a = LOSSES[loss].code, ACTIVATIONS[act].code
+
+    def value(Zp):
+        A = np.empty_like(Zp)
+        _kernels.activation_forward(code_a, Zp, A)
+        return _kernels.loss_value(code_l, code_a, Zp, A, Y)
+
+    A = np.empty_like(Z)
+    _kernels.activation_forward(code_a, Z, A)
+    dZ = np.empty_like(Z)
+    _kernels.loss_gradient(code_l, code_a, Z, A, Y, dZ)
+    numeric = np.empty_like(Z)
+    h = 1e-5
+    for idx in np.ndindex(*Z.shape):
+        zp, zm = Z.copy(), Z.copy()
+        zp[idx] += h
+        zm[idx] -= h
+        numeric[idx] = (value(zp) - value(zm)) / (2 * h)
+    assert ref.rel_error(dZ, numeric) < 1e-6
+
+
+# ---- stability at |z| = 1000 ------------------------------------------------------------
+BIG = np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 999.0], [-1000.0, -1000.0, -999.0]])
+
+
+def strict(call, *args):
+    """Runs call with every warning an error and numpy raising on any floating-point event."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            return call(*args)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("name", ["sigmoid", "softmax", "tanh"])
+def test_activations_at_magnitude_1000_are_finite_and_exact(name, dtype):
+    Z = BIG.astype(dtype)
+    A = np.empty_like(Z)
+    strict(_kernels.activation_forward, ACTIVATIONS[name].code, Z, A)
+    assert np.isfinite(A).all()
+    if name == "sigmoid":
+        np.testing.assert_array_equal(A[Z == 1000], 1.0)
+        np.testing.assert_array_equal(A[Z == -1000], 0.0)
+        assert A[0, 2] == 0.5
+    elif name == "softmax":
+        np.testing.assert_allclose(A.sum(axis=1), 1.0, rtol=1e-6)
+        np.testing.assert_array_equal(A[0], [1.0, 0.0, 0.0])
+        assert A[1, 1] == pytest.approx(1 / (1 + np.exp(-1.0)), rel=1e-6)
+    else:
+        np.testing.assert_array_equal(np.abs(A[np.abs(Z) == 1000]), 1.0)
+    dA = np.ones_like(Z)
+    dZ = np.empty_like(Z)
+    strict(_kernels.activation_backward, ACTIVATIONS[name].code, Z, A, dA, dZ)
+    assert np.isfinite(dZ).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("loss,act", [("binary_cross_entropy", "sigmoid"),
+                                      ("binary_cross_entropy", "softmax"),
+                                      ("cross_entropy", "softmax"),
+                                      ("mse", "sigmoid"), ("mse", "softmax")])
+def test_losses_at_magnitude_1000_are_finite_without_warnings(loss, act, dtype):
+    Z = BIG.astype(dtype)
+    A = np.empty_like(Z)
+    strict(_kernels.activation_forward, ACTIVATIONS[act].code, Z, A)
+    if loss == "cross_entropy":
+        Y = np.eye(3, dtype=dtype)[[1, 0, 2]]          # row 0: the wrong class by 2000
+    else:
+        Y = np.array([[0, 1, 0.5], [1, 0, 1], [0, 1, 0]], dtype=dtype)
+    value = strict(_kernels.loss_value, LOSSES[loss].code, ACTIVATIONS[act].code, Z, A, Y)
+    dZ = np.full_like(Z, np.nan)
+    strict(_kernels.loss_gradient, LOSSES[loss].code, ACTIVATIONS[act].code, Z, A, Y, dZ)
+    assert np.isfinite(value)
+    assert np.isfinite(dZ).all()
+    if (loss, act) == ("binary_cross_entropy", "sigmoid"):
+        # softplus(z) - y z computed stably in numpy
+        Zd, Yd = BIG, Y.astype(np.float64)
+        expected = np.mean(np.logaddexp(0, Zd) - Yd * Zd)
+        assert value == pytest.approx(expected, rel=1e-6)
+    if loss == "cross_entropy":
+        zd = BIG
+        lse = zd.max(axis=1) + np.log(np.exp(zd - zd.max(axis=1, keepdims=True)).sum(axis=1))
+        expected = np.mean(lse - (Y.astype(np.float64) * zd).sum(axis=1))
+        assert value == pytest.approx(expected, rel=1e-6)
+        assert value > 600
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_network_with_huge_logits_backprops_finite_values_without_warnings(dtype):
+    X = np.array([[1.0, -1.0], [-1.0, 1.0]])
+    for output, loss, y in [("sigmoid", "binary_cross_entropy", np.array([0.0, 1.0])),
+                            ("softmax", "cross_entropy", np.array([1, 0]))]:
+        n_out = 1 if output == "sigmoid" else 2
+        net = fp.mlp([2, n_out], output=output, loss=loss, dtype=dtype)
+        net.layers[0].W[...] = 500.0 * np.array([[1.0], [-1.0]])[:, :1].repeat(n_out, axis=1) \
+            * np.array([1, -1][:n_out])
+        value, grad = strict(net.backprop, X, y)
+        assert np.isfinite(value) and np.isfinite(grad).all()
+        assert value > 100

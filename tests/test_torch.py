@@ -1,0 +1,319 @@
+"""fastprop against PyTorch, the independent reference: predictions, losses and gradients of
+random networks (several architectures, every activation and loss pair) equal torch autograd
+to 1e-10 relative in float64; ten optimizer steps of SGD (plain, momentum, Nesterov, weight
+decay) and Adam (with and without weight decay) give the parameters torch.optim gives.
+Skipped cleanly when torch is not installed (the `torch` fixture of conftest)."""
+import numpy as np
+import pytest
+
+import fastprop as fp
+
+HIDDEN = ["identity", "sigmoid", "tanh", "relu", "leaky_relu"]
+OUTPUT_LOSS = [
+    ("identity", "mse", "real"),
+    ("sigmoid", "mse", "real"),
+    ("tanh", "mse", "real"),
+    ("relu", "mse", "real"),
+    ("leaky_relu", "mse", "real"),
+    ("softmax", "mse", "probs"),
+    ("sigmoid", "binary_cross_entropy", "binary"),
+    ("softmax", "binary_cross_entropy", "binary"),
+    ("softmax", "cross_entropy", "labels"),
+    ("softmax", "cross_entropy", "onehot"),
+]
+ARCHITECTURES = [(3, 5, 4, None), (2, 8, 8, 8, None), (7, 16, None)]
+COMBOS = [(h, o, l, k) for h in HIDDEN for (o, l, k) in OUTPUT_LOSS]
+IDS = [f"{h}-{o}-{l}-{k}" for (h, o, l, k) in COMBOS]
+
+TORCH_RTOL_F64 = 1e-10
+
+
+# ---- building the torch twin of a network ---------------------------------------------
+def torch_activation(torch, name):
+    nn = torch.nn
+    return {"identity": nn.Identity(), "sigmoid": nn.Sigmoid(), "tanh": nn.Tanh(),
+            "relu": nn.ReLU(), "leaky_relu": nn.LeakyReLU(0.01),
+            "softmax": nn.Softmax(dim=1)}[name]
+
+
+class TorchTwin:
+    """torch Linear layers with weight = W.T, bias = b, copied from a fastprop network."""
+
+    def __init__(self, torch, net):
+        self.torch = torch
+        self.tdtype = torch.float64 if net.dtype == np.float64 else torch.float32
+        self.linears, self.acts = [], []
+        for layer in net.layers:
+            lin = torch.nn.Linear(layer.n_in, layer.n_out, dtype=self.tdtype)
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(layer.W.T.copy()))
+                lin.bias.copy_(torch.from_numpy(layer.b.copy()))
+            self.linears.append(lin)
+            self.acts.append(torch_activation(torch, layer.activation))
+        self.output = net.layers[-1].activation
+        self.loss_name = net.loss_name
+
+    def parameters(self):
+        return [p for lin in self.linears for p in (lin.weight, lin.bias)]
+
+    def logits(self, X):
+        a = self.torch.as_tensor(np.asarray(X), dtype=self.tdtype)
+        for lin, act in zip(self.linears[:-1], self.acts[:-1]):
+            a = act(lin(a))
+        return self.linears[-1](a)
+
+    def forward(self, X):
+        return self.acts[-1](self.logits(X))
+
+    def loss(self, X, y):
+        nn, torch = self.torch.nn, self.torch
+        z = self.logits(X)
+        if self.loss_name == "mse":
+            Y = torch.as_tensor(np.asarray(y), dtype=self.tdtype).reshape(z.shape)
+            return nn.MSELoss()(self.acts[-1](z), Y)
+        if self.loss_name == "binary_cross_entropy":
+            Y = torch.as_tensor(np.asarray(y), dtype=self.tdtype).reshape(z.shape)
+            if self.output == "sigmoid":
+                return nn.BCEWithLogitsLoss()(z, Y)
+            return nn.BCELoss()(self.acts[-1](z), Y)
+        y = np.asarray(y)
+        if y.ndim == 1:
+            return nn.CrossEntropyLoss()(z, torch.as_tensor(y, dtype=torch.long))
+        return nn.CrossEntropyLoss()(z, torch.as_tensor(y, dtype=self.tdtype))
+
+    def flat(self):
+        """Parameters in fastprop's layout [W1, b1, ...] with W = weight.T."""
+        return np.concatenate([np.concatenate([l.weight.detach().numpy().T.ravel(),
+                                               l.bias.detach().numpy()]) for l in self.linears])
+
+    def flat_grad(self):
+        return np.concatenate([np.concatenate([l.weight.grad.numpy().T.ravel(),
+                                               l.bias.grad.numpy()]) for l in self.linears])
+
+    def set_grad(self, grad, net):
+        """p.grad of every torch parameter from a fastprop gradient (layout of params)."""
+        offset = 0
+        for lin, layer in zip(self.linears, net.layers):
+            n_w = layer.n_in * layer.n_out
+            gW = grad[offset:offset + n_w].reshape(layer.n_in, layer.n_out)
+            gb = grad[offset + n_w:offset + n_w + layer.n_out]
+            lin.weight.grad = self.torch.from_numpy(gW.T.copy())
+            lin.bias.grad = self.torch.from_numpy(gb.copy())
+            offset += n_w + layer.n_out
+
+    def backprop(self, X, y):
+        for p in self.parameters():
+            p.grad = None
+        loss = self.loss(X, y)
+        loss.backward()
+        return float(loss.detach()), self.flat_grad()
+
+
+def random_case(ref, hidden, output, loss, kind, arch, dtype="float64", seed=0, n=7):
+    n_out = arch[-1] or (1 if output in ("sigmoid", "identity") and kind != "probs" else 3)
+    sizes = list(arch[:-1]) + [n_out]
+    rng = np.random.default_rng(seed)
+    net = fp.mlp(sizes, hidden=hidden, output=output, loss=loss, dtype=dtype, seed=rng)
+    for layer in net.layers:
+        layer.b[...] = rng.uniform(-0.5, 0.5, size=layer.b.shape)
+    X = rng.normal(size=(n, sizes[0]))
+    y = ref.make_targets(kind, n, n_out, rng)
+    return net, X, y
+
+
+def assert_close_relative(actual, expected, rtol):
+    """Elementwise relative agreement, with entries below 1e-6 of the largest compared
+    absolutely at that scale (summation order differs between the two libraries)."""
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * 1e-6 * scale)
+
+
+# ---- loss, gradient, prediction ----------------------------------------------------------
+@pytest.mark.parametrize("arch", ARCHITECTURES, ids=lambda a: "x".join(str(s) for s in a[:-1]))
+@pytest.mark.parametrize("hidden,output,loss,kind", COMBOS, ids=IDS)
+def test_loss_and_gradient_equal_torch_autograd_float64(torch, ref, hidden, output, loss, kind,
+                                                        arch):
+    net, X, y = random_case(ref, hidden, output, loss, kind, arch)
+    twin = TorchTwin(torch, net)
+    value, grad = net.backprop(X, y)
+    t_value, t_grad = twin.backprop(X, y)
+    assert value == pytest.approx(t_value, rel=TORCH_RTOL_F64)
+    assert net.loss(X, y) == pytest.approx(t_value, rel=TORCH_RTOL_F64)
+    assert_close_relative(grad, t_grad, TORCH_RTOL_F64)
+
+
+@pytest.mark.parametrize("output,loss,kind", OUTPUT_LOSS,
+                         ids=[f"{o}-{l}-{k}" for o, l, k in OUTPUT_LOSS])
+def test_single_layer_network_loss_and_gradient_equal_torch_autograd_float64(torch, ref, output,
+                                                                             loss, kind):
+    net, X, y = random_case(ref, "identity", output, loss, kind, (4, None), seed=7)
+    assert len(net.layers) == 1
+    twin = TorchTwin(torch, net)
+    value, grad = net.backprop(X, y)
+    t_value, t_grad = twin.backprop(X, y)
+    assert value == pytest.approx(t_value, rel=TORCH_RTOL_F64)
+    assert_close_relative(grad, t_grad, TORCH_RTOL_F64)
+
+
+@pytest.mark.parametrize("hidden,output,loss,kind", COMBOS, ids=IDS)
+def test_predict_equals_torch_forward_float64(torch, ref, hidden, output, loss, kind):
+    net, X, y = random_case(ref, hidden, output, loss, kind, (3, 6, 5, None), seed=1)
+    twin = TorchTwin(torch, net)
+    with torch.no_grad():
+        expected = twin.forward(X).numpy()
+    out = net.predict(X)
+    assert out.shape == expected.shape
+    assert_close_relative(out, expected, 1e-12)
+
+
+@pytest.mark.parametrize("hidden,output,loss,kind", COMBOS[::3], ids=IDS[::3])
+def test_loss_and_gradient_agree_with_torch_float32(torch, ref, hidden, output, loss, kind):
+    net, X, y = random_case(ref, hidden, output, loss, kind, (3, 6, 5, None), dtype="float32",
+                            seed=2)
+    twin = TorchTwin(torch, net)
+    value, grad = net.backprop(X.astype(np.float32), y)
+    t_value, t_grad = twin.backprop(X.astype(np.float32), y)
+    assert value == pytest.approx(t_value, rel=1e-5)
+    assert_close_relative(grad, t_grad, 1e-4)
+    np.testing.assert_allclose(net.predict(X), twin.forward(X.astype(np.float32)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu"])
+def test_derivative_at_the_kink_is_pytorchs(torch, act):
+    # All hidden pre-activations exactly 0: relu'(0) = 0, leaky_relu'(0) = slope, as torch.
+    net = fp.mlp([2, 3, 1], hidden=act, output="identity", loss="mse", seed=0)
+    net.layers[0].W[...] = 0.0
+    net.layers[0].b[...] = 0.0
+    net.layers[1].b[...] = 0.3
+    X, y = np.array([[1.0, -2.0], [0.5, 0.25]]), np.array([1.0, -1.0])
+    twin = TorchTwin(torch, net)
+    _, grad = net.backprop(X, y)
+    _, t_grad = twin.backprop(X, y)
+    np.testing.assert_allclose(grad, t_grad, rtol=1e-14, atol=1e-300)
+    if act == "leaky_relu":
+        assert np.abs(grad[:6]).max() > 0      # the slope lets gradient through
+    else:
+        assert np.all(grad[:6] == 0)
+
+
+def test_cross_entropy_int_labels_and_one_hot_equal_torch_and_each_other(torch, ref):
+    net, X, labels = random_case(ref, "tanh", "softmax", "cross_entropy", "labels", (4, 6, 5),
+                                 seed=3)
+    onehot = np.eye(5)[labels]
+    twin = TorchTwin(torch, net)
+    l1, g1 = net.backprop(X, labels)
+    l2, g2 = net.backprop(X, onehot)
+    t1, tg = twin.backprop(X, labels)
+    assert l1 == pytest.approx(t1, rel=1e-12) and l2 == pytest.approx(t1, rel=1e-12)
+    assert_close_relative(g1, tg, 1e-10)
+    np.testing.assert_allclose(g1, g2, rtol=1e-14)
+
+
+def test_losses_at_large_logits_are_finite_and_equal_torch(torch, ref):
+    # Saturated outputs: BCE with logits and CE from logits stay exact where probabilities
+    # round to 0 or 1.
+    for output, loss, kind in [("sigmoid", "binary_cross_entropy", "binary"),
+                               ("softmax", "cross_entropy", "labels")]:
+        net, X, y = random_case(ref, "identity", output, loss, kind, (3, None), seed=4)
+        net.params[...] *= 300.0
+        twin = TorchTwin(torch, net)
+        value, grad = net.backprop(X, y)
+        t_value, t_grad = twin.backprop(X, y)
+        assert np.isfinite(value) and np.isfinite(grad).all()
+        assert value > 10
+        assert value == pytest.approx(t_value, rel=1e-10)
+        assert_close_relative(grad, t_grad, 1e-10)
+
+
+# ---- optimizers ---------------------------------------------------------------------------
+OPTIMIZERS = {
+    "sgd": (lambda: fp.SGD(lr=0.1), lambda t, p: t.optim.SGD(p, lr=0.1)),
+    "sgd-weight-decay": (lambda: fp.SGD(lr=0.1, weight_decay=0.05),
+                         lambda t, p: t.optim.SGD(p, lr=0.1, weight_decay=0.05)),
+    "sgd-momentum": (lambda: fp.SGD(lr=0.1, momentum=0.9),
+                     lambda t, p: t.optim.SGD(p, lr=0.1, momentum=0.9)),
+    "sgd-nesterov-weight-decay": (
+        lambda: fp.SGD(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.01),
+        lambda t, p: t.optim.SGD(p, lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.01)),
+    "adam": (lambda: fp.Adam(lr=0.01), lambda t, p: t.optim.Adam(p, lr=0.01)),
+    "adam-weight-decay": (lambda: fp.Adam(lr=0.02, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+                          lambda t, p: t.optim.Adam(p, lr=0.02, betas=(0.8, 0.99), eps=1e-6,
+                                                    weight_decay=0.1)),
+    "adam-small-beta1": (lambda: fp.Adam(lr=0.01, betas=(0.3, 0.9)),
+                         lambda t, p: t.optim.Adam(p, lr=0.01, betas=(0.3, 0.9))),
+}
+
+
+def optimizer_case(ref, dtype="float64"):
+    return random_case(ref, "tanh", "softmax", "cross_entropy", "labels", (4, 6, 3), dtype=dtype,
+                       seed=5, n=12)
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_optimizer_update_equals_torch_optim_given_the_same_gradients(torch, ref, name):
+    make_fp, make_torch = OPTIMIZERS[name]
+    net, X, y = optimizer_case(ref)
+    twin = TorchTwin(torch, net)
+    opt, t_opt = make_fp(), make_torch(torch, twin.parameters())
+    start = net.params.copy()
+    for _ in range(10):
+        _, grad = net.backprop(X, y)
+        opt.step(net, grad)
+        twin.set_grad(grad, net)
+        t_opt.step()
+    assert opt.steps == 10
+    assert not np.array_equal(net.params, start)
+    assert_close_relative(net.params, twin.flat(), 1e-13)
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_ten_steps_of_backprop_and_step_equal_torch_training(torch, ref, name):
+    make_fp, make_torch = OPTIMIZERS[name]
+    net, X, y = optimizer_case(ref)
+    twin = TorchTwin(torch, net)
+    opt, t_opt = make_fp(), make_torch(torch, twin.parameters())
+    for _ in range(10):
+        _, grad = net.backprop(X, y)
+        opt.step(net, grad)
+        t_opt.zero_grad()
+        twin.loss(X, y).backward()
+        t_opt.step()
+    assert_close_relative(net.params, twin.flat(), 1e-12)
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_full_batch_fit_without_shuffle_equals_torch_training(torch, ref, name):
+    make_fp, make_torch = OPTIMIZERS[name]
+    net, X, y = optimizer_case(ref)
+    twin = TorchTwin(torch, net)
+    t_opt = make_torch(torch, twin.parameters())
+    t_losses = []
+    for _ in range(10):
+        t_opt.zero_grad()
+        loss = twin.loss(X, y)
+        loss.backward()
+        t_losses.append(float(loss.detach()))
+        t_opt.step()
+    hist = net.fit(X, y, epochs=10, batch_size=X.shape[0], optimizer=make_fp(), shuffle=False)
+    assert_close_relative(net.params, twin.flat(), 1e-12)
+    np.testing.assert_allclose(hist.loss, t_losses, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["sgd-nesterov-weight-decay", "adam-weight-decay"])
+def test_optimizers_agree_with_torch_float32(torch, ref, name):
+    make_fp, make_torch = OPTIMIZERS[name]
+    net, X, y = optimizer_case(ref, dtype="float32")
+    X = X.astype(np.float32)
+    twin = TorchTwin(torch, net)
+    opt, t_opt = make_fp(), make_torch(torch, twin.parameters())
+    for _ in range(10):
+        _, grad = net.backprop(X, y)
+        opt.step(net, grad)
+        t_opt.zero_grad()
+        twin.loss(X, y).backward()
+        t_opt.step()
+    assert net.params.dtype == np.float32
+    assert_close_relative(net.params, twin.flat(), 1e-4)
