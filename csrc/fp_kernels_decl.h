@@ -22,8 +22,10 @@ double FPN(loss_value)(int loss, int act, int64_t n, int64_t m, const FP_T *Z, c
 void FPN(loss_gradient)(int loss, int act, int64_t n, int64_t m, const FP_T *Z, const FP_T *A,
                         const FP_T *Y, FP_T *dZ);
 
-/* One optimizer update of params (length N) in place from grad; increments *opt->step. */
-void FPN(optim_step)(const fp_optim *opt, int64_t N, FP_T *params, const FP_T *grad, FP_T *state);
+/* One optimizer update of params (length N) in place from grad; increments *opt->step.
+ * Returns 1, writing nothing, when any new parameter or state value would not be finite
+ * (a NaN/inf gradient or an overflow); 0 after a normal update. */
+int FPN(optim_step)(const fp_optim *opt, int64_t N, FP_T *params, const FP_T *grad, FP_T *state);
 
 /* Forward pass of n rows of X (n x sizes[0]) through the network; returns the output
  * activations (n x sizes[L], inside ws). ws holds fp_net_workspace_size(net, cap) elements,

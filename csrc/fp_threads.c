@@ -1,6 +1,7 @@
 /* fp_threads.c: how many threads fastprop's kernels use. One place, so that the GEMM and the
  * elementwise kernels agree; without OpenMP everything runs on one thread. */
 #include "fp_gemm.h"
+#include "fp_parallel.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -15,7 +16,7 @@ void fp_set_num_threads(int n)
 int fp_get_num_threads(void)
 {
 #ifdef _OPENMP
-    if (fp_threads == 0) fp_threads = omp_get_num_procs();
+    if (fp_threads == 0) fp_set_num_threads(omp_get_num_procs());
     return fp_threads;
 #else
     return 1;
@@ -30,8 +31,6 @@ int fp_have_openmp(void)
     return 0;
 #endif
 }
-
-#include "fp_parallel.h"
 
 void fp_parallel_run(int64_t count, fp_range_fn fn, void *ctx)
 {

@@ -56,9 +56,9 @@ cdef extern from "fp_kernels.h" nogil:
                             const double *A, const double *Y, double *dZ)
     void fp_s_loss_gradient(int loss, int act, int64_t n, int64_t m, const float *Z,
                             const float *A, const float *Y, float *dZ)
-    void fp_d_optim_step(const fp_optim *opt, int64_t N, double *params, const double *grad,
+    int fp_d_optim_step(const fp_optim *opt, int64_t N, double *params, const double *grad,
                          double *state)
-    void fp_s_optim_step(const fp_optim *opt, int64_t N, float *params, const float *grad,
+    int fp_s_optim_step(const fp_optim *opt, int64_t N, float *params, const float *grad,
                          float *state)
 
     const double *fp_d_net_forward(const fp_net *net, const double *params, int64_t n,

@@ -23,8 +23,8 @@ def _gemm_shapes(bint trans_a, bint trans_b, Py_ssize_t ar, Py_ssize_t ac,
     return M, N, K
 
 
-def gemm(bint trans_a, bint trans_b, floating alpha, const floating[:, ::1] A,
-         const floating[:, ::1] B, floating beta, floating[:, ::1] C, bias=None,
+def gemm(bint trans_a, bint trans_b, double alpha, const floating[:, ::1] A,
+         const floating[:, ::1] B, double beta, floating[:, ::1] C, bias=None,
          bint reference=False):
     """C = alpha op(A) op(B) + beta C (+ bias row), in place; `reference` uses the plain loop."""
     M, N, K = _gemm_shapes(trans_a, trans_b, A.shape[0], A.shape[1], B.shape[0], B.shape[1],

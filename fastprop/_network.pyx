@@ -172,18 +172,21 @@ def numerical_gradient(const int64_t[::1] sizes, const int32_t[::1] acts, int lo
 def optim_step(int kind, double lr, double momentum, bint nesterov, double weight_decay,
                double beta1, double beta2, double eps, int64_t[::1] step,
                floating[::1] params, const floating[::1] grad, floating[::1] state):
-    """One optimizer update of params in place (torch.optim semantics)."""
+    """One optimizer update of params in place (torch.optim semantics). Returns False, having
+    written nothing, when the update would make a parameter or state value non-finite."""
     cdef Py_ssize_t N = params.shape[0]
     cdef fp_optim opt = _optim(kind, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, step)
     _check_len("grad", grad.shape[0], N)
     _check_len("state", state.shape[0], 2 * N)
     if N == 0:
-        return
+        return True
+    cdef int refused
     with nogil:
         if floating is double:
-            fp_d_optim_step(&opt, N, &params[0], &grad[0], &state[0])
+            refused = fp_d_optim_step(&opt, N, &params[0], &grad[0], &state[0])
         else:
-            fp_s_optim_step(&opt, N, &params[0], &grad[0], &state[0])
+            refused = fp_s_optim_step(&opt, N, &params[0], &grad[0], &state[0])
+    return refused == 0
 
 
 cdef fp_optim _optim(int kind, double lr, double momentum, bint nesterov, double weight_decay,

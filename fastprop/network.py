@@ -146,11 +146,11 @@ class Network:
             self._ws_allocations += 1
         return self._ws
 
-    def _inputs(self, X, y=None):
-        Xc = as_features(X, self.n_in, self.dtype)
+    def _inputs(self, X, y=None, names=("X", "y")):
+        Xc = as_features(X, self.n_in, self.dtype, names[0])
         if y is None:
             return Xc
-        return Xc, prepare_targets(self._loss, y, Xc.shape[0], self.n_out, self.dtype)
+        return Xc, prepare_targets(self._loss, y, Xc.shape[0], self.n_out, self.dtype, names[1])
 
     def _code(self):
         return self._sizes, self._acts, self._loss.code

@@ -49,7 +49,10 @@ class Optimizer:
         g = np.ascontiguousarray(g, dtype=net.dtype)
         if not np.isfinite(g).all():
             raise ValueError("grad: expected finite values, got NaN or infinity")
-        _network.optim_step(*self._args(), self._step, net.params, g, state)
+        if not _network.optim_step(*self._args(), self._step, net.params, g, state):
+            raise FloatingPointError(
+                "step: the update would make parameters or optimizer state non-finite "
+                "(overflow); nothing was changed. Lower the learning rate.")
 
 
 class SGD(Optimizer):

@@ -61,7 +61,8 @@ def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("validation_data: expected a pair (X_val, y_val), got "
                              f"{type(validation_data).__name__}")
-        Xv, Yv = net._inputs(*validation_data)
+        Xv, Yv = net._inputs(*validation_data, names=("validation_data[0] (X_val)",
+                                                      "validation_data[1] (y_val)"))
     state = optimizer._bind(net)
     rng_state = _rng(seed).integers(0, 2 ** 64, size=4, dtype=np.uint64, endpoint=False)
     if not rng_state.any():

@@ -155,7 +155,7 @@ def test_non_finite_X_or_y_given_to_fit_is_refused(net, data, bad):
         net.fit(Xb, y, epochs=1, optimizer=opt)
     with pytest.raises(ValueError, match=r"y: .*finite"):
         net.fit(X, yb, epochs=1, optimizer=opt)
-    with pytest.raises(ValueError, match=r"X: .*finite"):
+    with pytest.raises(ValueError, match=r"X_val\): .*finite"):
         net.fit(X, y, epochs=1, optimizer=opt, validation_data=(Xb, y))
     assert net.params.tobytes() == before.tobytes()
     assert opt.steps == 0
