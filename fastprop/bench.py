@@ -1,0 +1,629 @@
+"""`fastprop bench`: the headline measurement. For a ladder of networks it times one forward
+pass (the loss), backprop (loss and whole gradient) and the finite-difference gradient, all in
+compiled loops, and prints what each costs in forward passes: backprop about 2, FD N+1.
+
+How each timing is taken (the JSON says it again, row by row):
+- forward, backprop: `_network.repeat_passes` runs `reps` passes in one compiled nogil call;
+  reps is calibrated so one call lasts >= the target (20 ms; 5 ms with --quick); the time of
+  a pass is the call's time / reps. The calibration's last call (at the chosen reps, not
+  timed) is the warm-up (for FD: the call whose result is compared with backprop); then
+  `repeats` calls, interleaved round-robin with the row's other timings (forward, backprop,
+  FD, torch, forward, ...) so that a burst of load on a shared machine falls on all of them
+  alike; the median is used.
+- FD: `numerical_gradient` over an index list of m perturbations in one compiled call (forward
+  scheme: 1 base pass + m passes; central: 2m passes). The list is all N indices repeated, or,
+  where the full loop would exceed the FD budget, a fixed random sample of k indices (seed
+  SAMPLE_SEED) repeated. Per-parameter cost p = (t_call - t_forward) / m (forward scheme) or
+  t_call / m (central); the FD gradient's time is t_forward + N * p (forward) or N * p
+  (central). Rows from a sample are marked "extrapolated from k of N".
+- PyTorch (when importable): forward+loss under no_grad, and forward+loss+loss.backward(), in
+  Python loops of `reps` calls (torch has no compiled repeat loop), same weights and batch,
+  torch.set_num_threads matched to fastprop's.
+This file must not change the kernels it measures: it only calls them."""
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+DEFAULT_SIZES = "2-3-1,4-16-1,16-64-4,64-128-10,256-256-10,784-256-10,1024-1024-10"
+DATA_SEED = 0      # the batch X, y
+WEIGHT_SEED = 0    # the network's initial weights
+SAMPLE_SEED = 1234  # the FD parameter sample
+
+PLOT_MISSING = ("--plot needs matplotlib, which is not installed; install the plot extra: "
+                "pip install fastprop[plot]  (or: pip install matplotlib)")
+
+
+# ---- the networks ------------------------------------------------------------------------
+def parse_sizes(text):
+    """'2-3-1,784-256-10' -> [[2, 3, 1], [784, 256, 10]]."""
+    ladder = []
+    for item in str(text).split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            widths = [int(w) for w in item.split("-")]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected networks like 2-3-1,784-256-10 (layer widths joined by "
+                f"'-', networks by ','), got {item!r}") from None
+        if len(widths) < 2 or min(widths) < 1:
+            raise argparse.ArgumentTypeError(
+                f"expected at least two positive widths per network, got {item!r}")
+        ladder.append(widths)
+    if not ladder:
+        raise argparse.ArgumentTypeError("expected at least one network, got none")
+    return ladder
+
+
+def build_network(widths, hidden, dtype):
+    """The benchmark's network for `widths`: the tutorial's sigmoid output and MSE for one
+    output, softmax + cross-entropy for several; `hidden` activations in between."""
+    import fastprop as fp
+    if widths[-1] == 1:
+        output, loss = "sigmoid", "mse"
+    else:
+        output, loss = "softmax", "cross_entropy"
+    return fp.mlp(widths, hidden=hidden, output=output, loss=loss, dtype=dtype, seed=WEIGHT_SEED)
+
+
+def make_batch(net, batch):
+    rng = np.random.default_rng(DATA_SEED)
+    X = rng.standard_normal((batch, net.n_in)).astype(net.dtype)
+    if net.loss_name == "cross_entropy":
+        y = rng.integers(0, net.n_out, size=batch)
+    else:
+        y = rng.uniform(0.0, 1.0, size=(batch, net.n_out)).astype(net.dtype)
+    return X, y
+
+
+# ---- timing ------------------------------------------------------------------------------
+class Timing:
+    """One thing to time: call(reps) runs `reps` of it; calibrated, warmed up, then timed
+    `repeats` times, interleaved with the network's other timings (round-robin), so that a
+    burst of load on a shared machine falls on all of them alike rather than on one."""
+
+    def __init__(self, name, call, how, compiled):
+        self.name, self.call, self.how, self.compiled = name, call, how, compiled
+        self.reps, self.calls, self.warm = 1, [], False
+
+    def calibrate(self, target):
+        """The smallest reps (grown geometrically) for which one call lasts >= target seconds;
+        the first call is the warm-up. Returns the time of one rep in the last call."""
+        reps = 1
+        while True:
+            t0 = time.perf_counter()
+            self.call(reps)
+            elapsed = time.perf_counter() - t0
+            if elapsed >= target:
+                self.reps, self.warm = reps, True   # that call, untimed, was the warm-up
+                return elapsed / reps
+            grow = target / elapsed * 1.25 if elapsed > 0 else 1000.0
+            reps = max(reps + 1, int(math.ceil(reps * min(grow, 1000.0))))
+
+    def once(self):
+        t0 = time.perf_counter()
+        self.call(self.reps)
+        self.calls.append(time.perf_counter() - t0)
+
+    def record(self):
+        per = [t / self.reps for t in self.calls]
+        return {"median_s": statistics.median(per), "min_s": min(per), "per_pass_s": per,
+                "call_s": list(self.calls), "reps": self.reps, "compiled_loop": self.compiled,
+                "how": self.how}
+
+
+def run_round_robin(timings, repeats):
+    for t in timings:
+        if not t.warm:
+            t.call(t.reps)   # warm-up at the calibrated size
+    for _ in range(repeats):
+        for t in timings:
+            t.once()
+
+
+def fastprop_timings(net, X, y):
+    """Forward (loss) and backprop, `reps` passes in one compiled nogil call."""
+    from fastprop import _network
+    sizes, acts, loss_code = net._code()
+    Xc, Y = net._inputs(X, y)
+    ws = net._workspace(Xc.shape[0])
+    grad = np.empty_like(net.params)
+    timings = []
+    for name, backward in (("forward", False), ("backprop", True)):
+        def call(reps, backward=backward):
+            _network.repeat_passes(sizes, acts, loss_code, net.params, Xc, Y, ws, net._cap,
+                                   grad, backward, reps)
+        timings.append(Timing(name, call, f"_network.repeat_passes(backward={backward}): reps "
+                              f"passes in one compiled nogil call; per pass = call / reps", True))
+    return timings
+
+
+def fd_timing(net, X, y, scheme, t_forward, target, budget, sample):
+    """The finite-difference loop over m perturbations in one compiled call: all N indices, or
+    a fixed random sample of k when the full loop would exceed `budget` seconds, repeated
+    `tiles` times so that the call lasts >= target. Returns the Timing (reps = 1: the repetition
+    is inside the index list), the indices, and the FD entries for them."""
+    import fastprop as fp
+    N = net.n_params
+    passes = N + 1 if scheme == "forward" else 2 * N
+    extrapolated = passes * t_forward > budget and sample < N
+    if extrapolated:
+        rng = np.random.default_rng(SAMPLE_SEED)
+        indices = np.sort(rng.choice(N, size=sample, replace=False)).astype(np.int64)
+    else:
+        indices = np.arange(N, dtype=np.int64)
+    k = indices.shape[0]
+    per_index = 1 if scheme == "forward" else 2
+    tiles = max(1, int(math.ceil(target / max(k * per_index * t_forward, 1e-9))))
+    idx = np.ascontiguousarray(np.tile(indices, tiles))
+    numeric = fp.numerical_gradient(net, X, y, scheme=scheme, indices=idx)[:k]
+
+    def call(reps):
+        for _ in range(reps):
+            fp.numerical_gradient(net, X, y, scheme=scheme, indices=idx)
+    how = (f"fastprop.numerical_gradient(scheme={scheme!r}, indices=idx), idx = "
+           + (f"a sample of {k} of {N} parameters (numpy default_rng({SAMPLE_SEED}).choice, "
+              f"no replacement, sorted)" if extrapolated else f"all {N} parameters")
+           + f" repeated {tiles} times: m = {idx.shape[0]} perturbations in one compiled call")
+    timing = Timing("fd", call, how, True)
+    timing.warm = True   # the call above, which gave `numeric`, was the warm-up
+    timing.meta = {"scheme": scheme, "extrapolated": bool(extrapolated), "k": int(k),
+                   "m": int(idx.shape[0]), "tiles": int(tiles),
+                   "sample_seed": SAMPLE_SEED if extrapolated else None,
+                   "indices": indices.tolist() if extrapolated else None}
+    return timing, indices, numeric
+
+
+def fd_record(timing, N, t_forward):
+    """FD time of the whole gradient from the per-perturbation time of the timed calls."""
+    meta = timing.meta
+    m, scheme = meta["m"], meta["scheme"]
+    base = t_forward if scheme == "forward" else 0.0
+    per_param = [max(t - base, 0.0) / m for t in timing.calls]
+    fd_times = [base + N * p for p in per_param]
+    if scheme == "forward":
+        formula = ("fd_s = forward_s + N * per_param_s; per_param_s = (call_s - forward_s) / m "
+                   "(the call is 1 base pass + m perturbed passes); forward_s = the row's "
+                   "median forward time")
+    else:
+        formula = "fd_s = N * per_param_s; per_param_s = call_s / m (2 passes a perturbation)"
+    return {"median_s": statistics.median(fd_times), "min_s": min(fd_times), "fd_s": fd_times,
+            "call_s": list(timing.calls), "per_param_s": per_param, **meta,
+            "compiled_loop": True, "formula": formula, "how": timing.how}
+
+
+def torch_timings(net, X, y, threads):
+    """PyTorch autograd on the same network, weights and batch: (timings, grad) or None."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    tdtype = torch.float64 if net.dtype == np.float64 else torch.float32
+    acts = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU,
+            "leaky_relu": torch.nn.LeakyReLU, "identity": torch.nn.Identity,
+            "softmax": torch.nn.Identity}   # softmax is inside CrossEntropyLoss
+    modules, linears = [], []
+    for layer in net.layers:
+        lin = torch.nn.Linear(layer.n_in, layer.n_out, dtype=tdtype)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(layer.W.T)))
+            lin.bias.copy_(torch.from_numpy(layer.b.copy()))
+        modules += [lin, acts[layer.activation]()]
+        linears.append(lin)
+    model = torch.nn.Sequential(*modules)
+    Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=net.dtype))
+    if net.loss_name == "cross_entropy":
+        loss_fn, yt = torch.nn.CrossEntropyLoss(), torch.from_numpy(np.asarray(y, dtype=np.int64))
+    else:
+        loss_fn = torch.nn.MSELoss()
+        yt = torch.from_numpy(np.asarray(y, dtype=net.dtype).reshape(X.shape[0], net.n_out))
+    params = list(model.parameters())
+
+    def forward(reps):
+        with torch.no_grad():
+            for _ in range(reps):
+                loss_fn(model(Xt), yt)
+
+    def backprop(reps):
+        for _ in range(reps):
+            for p in params:
+                p.grad = None
+            loss_fn(model(Xt), yt).backward()
+
+    backprop(1)
+    grad = np.concatenate([g for lin in linears for g in
+                           (lin.weight.grad.numpy().T.ravel(), lin.bias.grad.numpy())])
+    return [Timing("torch_forward", forward, "Python loop of loss_fn(model(X), y) under "
+                   "torch.no_grad(), reps calls a timing", False),
+            Timing("torch_backprop", backprop, "Python loop of: param.grad = None; "
+                   "loss_fn(model(X), y).backward(), reps calls a timing", False)], grad
+
+
+def bench_network(widths, args, threads, use_torch):
+    import fastprop as fp
+    from fastprop.gradients import relative_error
+    net = build_network(widths, args.hidden, args.dtype)
+    X, y = make_batch(net, args.batch)
+    N = net.n_params
+    fwd, bp = fastprop_timings(net, X, y)
+    t_fwd_estimate = fwd.calibrate(args.target)
+    bp.calibrate(args.target)
+    fd, indices, numeric = fd_timing(net, X, y, args.scheme, t_fwd_estimate, args.target,
+                                     args.fd_budget, args.sample)
+    timings = [fwd, bp, fd]
+    tr = torch_timings(net, X, y, threads) if use_torch else None
+    if tr is not None:
+        for t in tr[0]:
+            t.calibrate(args.target)
+        timings += tr[0]
+    run_round_robin(timings, args.repeats)
+
+    _, grad = net.backprop(X, y)
+    rel = relative_error(grad[indices], numeric)
+    rel_central = rel if args.scheme == "central" else relative_error(
+        grad[indices], fp.numerical_gradient(net, X, y, scheme="central", indices=indices))
+    forward, backprop = fwd.record(), bp.record()
+    t_fwd, t_bp = forward["median_s"], backprop["median_s"]
+    fd_rec = fd_record(fd, N, t_fwd)
+    row = {
+        "network": "-".join(str(w) for w in widths), "widths": widths, "N": N,
+        "layers": [{"n_in": l.n_in, "n_out": l.n_out, "activation": l.activation}
+                   for l in net.layers],
+        "loss": net.loss_name, "batch": args.batch, "dtype": net.dtype.name,
+        "forward": forward, "backprop": backprop, "fd": fd_rec,
+        "backprop_fwd_equiv": t_bp / t_fwd, "fd_fwd_equiv": fd_rec["median_s"] / t_fwd,
+        "fd_passes_theory": N + 1 if args.scheme == "forward" else 2 * N,
+        # one FD perturbation costs one forward pass (two, central) by construction: this ratio
+        # shows how close the two timings, taken in different compiled loops, came
+        "fd_pass_over_forward_pass": statistics.median(fd_rec["per_param_s"]) / t_fwd
+                                     / (1 if args.scheme == "forward" else 2),
+        "speedup_fd_over_backprop": fd_rec["median_s"] / t_bp,
+        "max_rel_diff": rel, "max_rel_diff_central": rel_central,
+        "compared_entries": int(indices.shape[0]),
+    }
+    if tr is not None:
+        import torch
+        tf, tb = tr[0][0].record(), tr[0][1].record()
+        row["torch"] = {"version": torch.__version__, "threads": torch.get_num_threads(),
+                        "forward": tf, "backprop": tb,
+                        "backprop_fwd_equiv": tb["median_s"] / tf["median_s"],
+                        "backprop_in_fastprop_fwd_equiv": tb["median_s"] / t_fwd,
+                        "max_rel_diff_vs_fastprop": relative_error(grad, tr[1])}
+    return row
+
+
+# ---- output ------------------------------------------------------------------------------
+def fmt_time(s):
+    if not math.isfinite(s):
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s * 1e9:.3g} ns"
+
+
+def fmt_ratio(x):
+    if x >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.3g}" if x < 10 else f"{x:.1f}"
+
+
+def table(rows, scheme):
+    has_torch = any("torch" in r for r in rows)
+    head = ["network", "N", "forward", "backprop", f"FD ({scheme})", "bp/fwd", "FD/fwd",
+            "FD/bp", "max rel diff"]
+    if scheme == "forward":
+        head.append("central")
+    if has_torch:
+        head += ["torch fwd", "torch bp", "torch bp/fwd"]
+    head.append("")
+    lines = []
+    for r in rows:
+        cells = [r["network"], f"{r['N']:,}", fmt_time(r["forward"]["median_s"]),
+                 fmt_time(r["backprop"]["median_s"]), fmt_time(r["fd"]["median_s"]),
+                 fmt_ratio(r["backprop_fwd_equiv"]), fmt_ratio(r["fd_fwd_equiv"]),
+                 fmt_ratio(r["speedup_fd_over_backprop"]), f"{r['max_rel_diff']:.1e}"]
+        if scheme == "forward":
+            cells.append(f"{r['max_rel_diff_central']:.1e}")
+        if has_torch:
+            t = r.get("torch")
+            cells += ([fmt_time(t["forward"]["median_s"]), fmt_time(t["backprop"]["median_s"]),
+                       fmt_ratio(t["backprop_fwd_equiv"])] if t else ["-", "-", "-"])
+        cells.append(f"* extrapolated from {r['fd']['k']} of {r['N']:,}"
+                     if r["fd"]["extrapolated"] else "")
+        lines.append(cells)
+    widths = [max(len(h), *(len(c[i]) for c in lines)) for i, h in enumerate(head)]
+    left = {0, len(head) - 1}
+
+    def render(cells):
+        return "  ".join(c.ljust(w) if i in left else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    out = [render(head), render(["-" * w for w in widths])] + [render(c) for c in lines]
+    return "\n".join(out)
+
+
+def machine_info():
+    info = {"platform": platform.platform(), "machine": platform.machine(),
+            "cpu_model": platform.processor() or "unknown", "logical_cores": os.cpu_count()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+        cores = set()
+        phys = core = None
+        for line in text.splitlines():
+            key, _, value = line.partition(":")
+            key, value = key.strip(), value.strip()
+            if key == "model name":
+                info["cpu_model"] = value
+            elif key in ("cpu family", "model") and key.replace(" ", "_") not in info:
+                info[key.replace(" ", "_")] = value
+            elif key == "physical id":
+                phys = value
+            elif key == "core id":
+                core = value
+                cores.add((phys, core))
+            elif key == "flags":
+                flags = value.split()
+                info["isa_flags"] = [f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f")
+                                     if f in flags]
+        if cores:
+            info["physical_cores"] = len(cores)
+    except OSError:
+        pass
+    if hasattr(os, "sched_getaffinity"):
+        info["usable_cores"] = len(os.sched_getaffinity(0))
+    try:
+        info["load_average"] = list(os.getloadavg())
+    except OSError:
+        pass
+    return info
+
+
+def versions(use_torch):
+    import fastprop as fp
+    v = {"python": platform.python_version(), "numpy": np.__version__,
+         "fastprop": fp.__version__, "torch": None}
+    if use_torch:
+        try:
+            import torch
+            v["torch"] = torch.__version__
+        except ImportError:
+            pass
+    return v
+
+
+def plot(result, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = result["rows"]
+    scheme = result["settings"]["scheme"]
+    N = np.array([r["N"] for r in rows], dtype=float)
+    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
+    lo, hi = max(1.0, N.min() / 2), N.max() * 2
+    line_x = np.geomspace(lo, hi, 200)
+    theory = line_x + 1 if scheme == "forward" else 2 * line_x
+    ax.plot(line_x, theory, color="tab:red", lw=1, ls="--", alpha=0.7,
+            label="N + 1 forward passes (finite differences, theory)" if scheme == "forward"
+            else "2N forward passes (central differences, theory)")
+    ax.axhspan(2, 3, color="tab:blue", alpha=0.10, lw=0, label="2-3 forward passes")
+    full = [r for r in rows if not r["fd"]["extrapolated"]]
+    extra = [r for r in rows if r["fd"]["extrapolated"]]
+    ax.plot([r["N"] for r in full], [r["fd_fwd_equiv"] for r in full], "o", color="tab:red",
+            ms=7, label=f"finite differences ({scheme}), measured in full")
+    if extra:
+        ax.plot([r["N"] for r in extra], [r["fd_fwd_equiv"] for r in extra], "o", mfc="none",
+                color="tab:red", ms=7, mew=1.5,
+                label=f"finite differences, extrapolated from {extra[0]['fd']['k']} parameters")
+    ax.plot(N, [r["backprop_fwd_equiv"] for r in rows], "s-", color="tab:blue", ms=7,
+            label="backprop (fastprop)")
+    torch_rows = [r for r in rows if "torch" in r]
+    if torch_rows:
+        ax.plot([r["N"] for r in torch_rows],
+                [r["torch"]["backprop_fwd_equiv"] for r in torch_rows], "^:",
+                color="tab:green", ms=6, label="PyTorch autograd backward (own forward = 1)")
+    for i, r in enumerate(rows):   # labels alternate between two heights so neighbours clear
+        ax.annotate(r["network"], (r["N"], r["backprop_fwd_equiv"]), textcoords="offset points",
+                    xytext=(0, -13 - 9 * (i % 2)), ha="center", fontsize=7, color="0.3")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    low = min([r["backprop_fwd_equiv"] for r in rows]
+              + [r["torch"]["backprop_fwd_equiv"] for r in torch_rows])
+    ax.set_ylim(min(0.3, low / 4), max(hi * 2, max(r["fd_fwd_equiv"] for r in rows) * 2))
+    ax.set_xlabel("N, number of parameters")
+    ax.set_ylabel("cost of the whole gradient, in forward passes")
+    s = result["settings"]
+    m = result["machine"]
+    ax.set_title("The whole gradient: backprop ~2 forward passes, finite differences N + 1",
+                 fontsize=11)
+    torch_version = result["versions"].get("torch")
+    fig.text(0.5, 0.005, f"fastprop {result['versions']['fastprop']}"
+             + (f", PyTorch {torch_version}" if torch_version and torch_rows else "")
+             + f"; {s['dtype']}, batch {s['batch']}, {s['hidden']} hidden; {m['cpu_model']}, "
+             f"{result['threads']} thread(s), {result['simd_path']}; medians of {s['repeats']}"
+             f"\n{result['command']}", ha="center", va="bottom", fontsize=7, color="0.35",
+             linespacing=1.4)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# ---- the command -------------------------------------------------------------------------
+def add_parser(sub):
+    p = sub.add_parser(
+        "bench", help="the headline: backprop against finite differences across network sizes",
+        description="Times one forward pass, backprop and the finite-difference gradient for "
+                    "a ladder of networks, in compiled loops, and prints each in forward-pass "
+                    "equivalents. Backprop costs about 2; finite differences N + 1.")
+    p.add_argument("--sizes", type=parse_sizes, default=None, metavar="A-B-C,...",
+                   help=f"networks as layer widths (default: {DEFAULT_SIZES})")
+    p.add_argument("--batch", type=_positive_int, default=32, help="batch rows (default 32)")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    p.add_argument("--scheme", choices=("forward", "central"), default="forward",
+                   help="finite-difference scheme: N+1 passes (forward) or 2N (central)")
+    p.add_argument("--hidden", default="sigmoid",
+                   choices=("sigmoid", "tanh", "relu", "leaky_relu", "identity"),
+                   help="hidden-layer activation (default sigmoid, the tutorial's)")
+    p.add_argument("--repeats", type=_positive_int, default=None,
+                   help="timed calls per measurement, after a warm-up; medians (default 5, "
+                        "3 with --quick)")
+    p.add_argument("--threads", type=_positive_int, default=None,
+                   help="threads for fastprop and torch (default: fastprop's current count)")
+    p.add_argument("--fd-budget", type=float, default=None, metavar="SECONDS",
+                   help="time the FD loop over a sample of parameters when the full loop "
+                        "would take longer than this (default 2 s, 0.25 s with --quick)")
+    p.add_argument("--sample", type=_positive_int, default=None, metavar="K",
+                   help="parameters in the FD sample (default 64, 8 with --quick)")
+    p.add_argument("--quick", action="store_true",
+                   help="short timings (5 ms a call, 3 repeats, small FD sample): < 30 s, for CI")
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    p.add_argument("--json", metavar="FILE", help="write every raw timing and the machine here")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="plot cost in forward passes against N (needs matplotlib: the plot extra)")
+    p.set_defaults(func=run)
+    return p
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _method_text():
+    """The module docstring's account of how each timing is taken (absent under python -OO)."""
+    doc = __doc__ or ""
+    if "How each timing is taken" not in doc:
+        return "see the docstring of fastprop/bench.py"
+    text = doc.split("How each timing is taken")[1].split("This file")[0]
+    return " ".join(text.split("row by row):", 1)[-1].split())
+
+
+def command_line(args):
+    """The command that reproduces this run (options that differ from the defaults)."""
+    parts = ["fastprop bench"]
+    if args.quick:
+        parts.append("--quick")
+    if args.sizes:
+        parts.append("--sizes " + ",".join("-".join(map(str, w)) for w in args.sizes))
+    for flag, value, default in (("--batch", args.batch, 32), ("--dtype", args.dtype, "float64"),
+                                 ("--scheme", args.scheme, "forward"),
+                                 ("--hidden", args.hidden, "sigmoid"),
+                                 ("--repeats", args.repeats, None),
+                                 ("--threads", args.threads, None),
+                                 ("--fd-budget", args.fd_budget, None),
+                                 ("--sample", args.sample, None)):
+        if value != default:
+            parts.append(f"{flag} {value}")
+    if args.no_torch:
+        parts.append("--no-torch")
+    if args.json:
+        parts.append(f"--json {args.json}")
+    if args.plot:
+        parts.append(f"--plot {args.plot}")
+    return " ".join(parts)
+
+
+def run(args):
+    import fastprop as fp
+    from fastprop import _kernels
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print(f"fastprop bench: {PLOT_MISSING}", file=sys.stderr)
+            return 2
+    command = command_line(args)
+    ladder = args.sizes or parse_sizes(DEFAULT_SIZES)
+    args.repeats = args.repeats or (3 if args.quick else 5)
+    args.target = 0.005 if args.quick else 0.020
+    if args.fd_budget is None:
+        args.fd_budget = 0.25 if args.quick else 2.0
+    if args.sample is None:
+        args.sample = 8 if args.quick else 64
+    if args.threads is not None:
+        fp.set_num_threads(args.threads)
+    threads = fp.get_num_threads()
+    use_torch = not args.no_torch
+
+    start = time.perf_counter()
+    print(f"fastprop {fp.__version__}: backprop against finite differences ({args.scheme} "
+          f"scheme), {args.dtype}, batch {args.batch}, {args.hidden} hidden, {threads} "
+          f"thread(s), simd {_kernels.simd_path()}", flush=True)
+    rows = []
+    live = sys.stderr.isatty()
+    for widths in ladder:
+        if live:
+            print(f"  timing {'-'.join(map(str, widths))} ...", end="\r", file=sys.stderr,
+                  flush=True)
+        rows.append(bench_network(widths, args, threads, use_torch))
+    if live:
+        print(" " * 40, end="\r", file=sys.stderr, flush=True)
+    elapsed = time.perf_counter() - start
+    print(table(rows, args.scheme))
+    print(f"times: medians of {args.repeats} after a warm-up, each from a compiled loop of "
+          f">= {args.target * 1e3:g} ms; bp/fwd and FD/fwd: cost in forward passes; "
+          f"FD/bp: speedup of backprop.")
+    print(f"max rel diff: backprop against the FD gradient"
+          + (" (and against central differences on the same entries)"
+             if args.scheme == "forward" else "")
+          + ", max |a-n| / max(|a|, |n|, 1e-3 max|a|).")
+    if any(r["fd"]["extrapolated"] for r in rows):
+        print("* FD timed on a random sample of k parameters and extrapolated to N: "
+              "forward + N x per-parameter time (see --json).")
+    if any("torch" in r for r in rows):
+        print(f"torch: PyTorch {rows[0]['torch']['version']} autograd, same weights and batch, "
+              f"{threads} thread(s); torch bp/fwd in torch's own forward passes.")
+    print(f"total {elapsed:.1f} s")
+
+    result = {
+        "schema": "fastprop-bench/1",
+        "command": command,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "elapsed_s": elapsed,
+        "machine": machine_info(),
+        "versions": versions(use_torch),
+        "threads": threads,
+        "simd_path": _kernels.simd_path(),
+        "settings": {"sizes": [r["network"] for r in rows], "batch": args.batch,
+                     "dtype": args.dtype, "scheme": args.scheme, "hidden": args.hidden,
+                     "repeats": args.repeats, "target_call_s": args.target,
+                     "fd_budget_s": args.fd_budget, "fd_sample": args.sample,
+                     "quick": bool(args.quick), "data_seed": DATA_SEED,
+                     "weight_seed": WEIGHT_SEED, "sample_seed": SAMPLE_SEED},
+        "method": {
+            "compiled_loops": ["forward", "backprop", "fd"],
+            "python_loops": ["torch.forward", "torch.backprop"],
+            "timings": _method_text(),
+            "max_rel_diff": "fastprop.gradients.relative_error(backprop[idx], fd[idx]) over the "
+                            "FD entries computed (all N, or the sample): max |a-n| / max(|a|, "
+                            "|n|, 1e-3 max|a|); max_rel_diff_central: the same against the "
+                            "central scheme",
+        },
+        "rows": rows,
+    }
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+        print(f"wrote {args.json}")
+    if args.plot:
+        plot(result, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
