@@ -19,8 +19,9 @@
  * Small products skip packing ("sup" path, single thread). Which ISA runs is decided once,
  * at the first call: AVX2+FMA when the CPU has both, unless FASTPROP_GEMM_ISA=generic.
  *
- * Buffers: every thread keeps its packing buffers in _Thread_local pointers, allocated at
- * its first call at their maximal size (from the block-size table) and never freed or grown.
+ * Buffers: every thread keeps its packing buffers in thread-local pointers, allocated at its
+ * first call at their maximal size (from the block-size table), never grown, freed at thread
+ * exit.
  *
  * The dtype-specific part is written once, below the #else, and instantiated twice by
  * including this file into itself (FP_GEMM_TMPL).
@@ -39,29 +40,49 @@
 
 /* ---- tuning constants of the frame (block sizes are in fp_gemm_kernels.h) --------------
  * FP_GEMM_SUP_MAX_MNK : products with M*N*K at most this go through the no-packing path.
- * FP_GEMM_SUP_TBUF    : max K*N elements of a transposed B copied for the no-packing path.
+ * FP_GEMM_SUP_MAX_N   : products with N at most this too (the packed path would pad N to NR).
+ * FP_GEMM_SUP_TBUF    : max K*N elements of a transposed B copied for the no-packing path
+ *                       (beyond it the copy costs more than packing saves).
  * FP_GEMM_PAR_MIN_MNK : products with M*N*K below this run on one thread.
  * (measured on Zen 3 with csrc/tests/gemm_check.c bench modes) */
 #ifndef FP_GEMM_SUP_MAX_MNK
-#define FP_GEMM_SUP_MAX_MNK ((double)(80 * 80 * 80))
+#define FP_GEMM_SUP_MAX_MNK ((double)(120 * 120 * 120))
 #endif
+#define FP_GEMM_SUP_MAX_N   8          /* ... and products with N <= 8 (any M, K) */
 #ifndef FP_GEMM_PAR_MIN_MNK
-#define FP_GEMM_PAR_MIN_MNK ((double)(96 * 96 * 96))
+#define FP_GEMM_PAR_MIN_MNK ((double)(120 * 120 * 120))
 #endif
-#define FP_GEMM_SUP_TBUF    (64 * 1024)
+#define FP_GEMM_SUP_TBUF    (16 * 1024)
 /* Test/tuning knobs, read once with the ISA: FASTPROP_GEMM_SUP_MNK=<x> and
  * FASTPROP_GEMM_PAR_MNK=<x> replace the two thresholds above (0 disables the no-packing path;
  * 0 parallelises every packed product). Used by csrc/tests/gemm_check.c. */
 static double fp_gemm_sup_max_mnk = FP_GEMM_SUP_MAX_MNK;
 static double fp_gemm_par_min_mnk = FP_GEMM_PAR_MIN_MNK;
 
-#define FP_GEMM_MAX_MR 8
+#define FP_GEMM_MAX_MR 8    /* bounds of every MR / NR in the table (edge-tile buffers) */
 #define FP_GEMM_MAX_NR 16
+#if FP_AVX2_D_MR > FP_GEMM_MAX_MR || FP_AVX2_S_MR > FP_GEMM_MAX_MR || FP_GEN_D_MR > FP_GEMM_MAX_MR \
+    || FP_GEN_S_MR > FP_GEMM_MAX_MR || FP_AVX2_D_NR > FP_GEMM_MAX_NR                            \
+    || FP_AVX2_S_NR > FP_GEMM_MAX_NR || FP_GEN_D_NR > FP_GEMM_MAX_NR || FP_GEN_S_NR > FP_GEMM_MAX_NR
+#error "a register tile of the block-size table exceeds FP_GEMM_MAX_MR/NR"
+#endif
 
 #if defined(_MSC_VER) && !defined(__clang__)
 #define FP_TLS __declspec(thread)
-#else
+#define FP_INLINE __forceinline
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define FP_TLS _Thread_local
+#define FP_INLINE inline __attribute__((always_inline))
+#else
+#define FP_TLS __thread
+#define FP_INLINE inline __attribute__((always_inline))
+#endif
+
+#if !defined(_WIN32)
+#include <pthread.h>
+#define FP_GEMM_TLS_DTOR 1
+#else
+#define FP_GEMM_TLS_DTOR 0
 #endif
 
 enum { FP_ISA_UNSET = 0, FP_ISA_GENERIC = 1, FP_ISA_AVX2 = 2 };
@@ -109,6 +130,52 @@ static void *fp_gemm_alloc(size_t bytes)
     return p;
 }
 
+static void fp_gemm_free(void *p)
+{
+#if defined(_WIN32)
+    _aligned_free(p);
+#else
+    free(p);
+#endif
+}
+
+/* Per-thread packing buffers: slot FP_SLOT_* + 0 for float64, + FP_SLOTS_PER_DT for float32.
+ * Allocated at a thread's first call at their maximal size (block-size table), never grown;
+ * freed when the thread exits (pthread key destructor), so short-lived threads do not leak. */
+enum { FP_SLOT_A = 0, FP_SLOT_B = 1, FP_SLOT_T = 2, FP_SLOTS_PER_DT = 3 };
+typedef struct { void *p[2 * FP_SLOTS_PER_DT]; } fp_gemm_tls_t;
+static FP_TLS fp_gemm_tls_t fp_gemm_tls;
+
+#if FP_GEMM_TLS_DTOR
+static pthread_key_t fp_gemm_key;
+static pthread_once_t fp_gemm_key_once = PTHREAD_ONCE_INIT;
+static int fp_gemm_key_ok = 0;
+
+static void fp_gemm_tls_dtor(void *v)
+{
+    fp_gemm_tls_t *t = (fp_gemm_tls_t *)v;
+    for (int i = 0; i < 2 * FP_SLOTS_PER_DT; i++) { fp_gemm_free(t->p[i]); t->p[i] = NULL; }
+}
+static void fp_gemm_key_init(void)
+{
+    fp_gemm_key_ok = pthread_key_create(&fp_gemm_key, fp_gemm_tls_dtor) == 0;
+}
+#endif
+
+static void *fp_gemm_tls_buf(int slot, size_t bytes)
+{
+    fp_gemm_tls_t *t = &fp_gemm_tls;
+    if (!t->p[slot]) {
+        t->p[slot] = fp_gemm_alloc(bytes);
+#if FP_GEMM_TLS_DTOR
+        pthread_once(&fp_gemm_key_once, fp_gemm_key_init);
+        if (t->p[slot] && fp_gemm_key_ok && !pthread_getspecific(fp_gemm_key))
+            pthread_setspecific(fp_gemm_key, t);
+#endif
+    }
+    return t->p[slot];
+}
+
 /* Thread grid for nth threads: tm x tn with tm*tn == nth, minimising the tiles of the
  * busiest thread (ties: split rows, which does not duplicate the packing of A). */
 static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn)
@@ -136,6 +203,7 @@ static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn
 #define SUP_GENERIC fp_dgemm_sup_generic
 #define UKR_AVX2 fp_dgemm_avx2_6x8
 #define SUP_AVX2 fp_dgemm_sup_avx2
+#define DT_SLOT0 0
 #include "fp_gemm.c"
 #undef T
 #undef P
@@ -147,6 +215,7 @@ static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn
 #undef SUP_GENERIC
 #undef UKR_AVX2
 #undef SUP_AVX2
+#undef DT_SLOT0
 
 #define T float
 #define P(x) fp_s##x
@@ -158,6 +227,7 @@ static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn
 #define SUP_GENERIC fp_sgemm_sup_generic
 #define UKR_AVX2 fp_sgemm_avx2_6x16
 #define SUP_AVX2 fp_sgemm_sup_avx2
+#define DT_SLOT0 FP_SLOTS_PER_DT
 #include "fp_gemm.c"
 
 #else /* ================= FP_GEMM_TMPL: dtype-specific part (T, P(x), ...) ================ */
@@ -181,15 +251,11 @@ static const P(gemm_cfg) *P(gemm_config)(void)
     return &P(gemm_cfg_generic);
 }
 
-/* per-thread buffers, allocated once at their maximal size */
-static FP_TLS T *P(gemm_abuf);   /* MC x KC packed block of op(A) */
-static FP_TLS T *P(gemm_bbuf);   /* KC x NC packed panel of op(B) (shared with the team) */
-static FP_TLS T *P(gemm_tbuf);   /* transposed B for the no-packing path */
-
-static T *P(gemm_buf)(T **slot, size_t elems)
+/* this thread's buffer: FP_SLOT_A (MC x KC packed op(A)), FP_SLOT_B (KC x NC packed op(B),
+ * shared with the team), FP_SLOT_T (transposed B of the no-packing path) */
+static T *P(gemm_buf)(int slot, size_t elems)
 {
-    if (!*slot) *slot = (T *)fp_gemm_alloc(elems * sizeof(T));
-    return *slot;
+    return (T *)fp_gemm_tls_buf(slot + DT_SLOT0, elems * sizeof(T));
 }
 
 /* C = beta*C (+ bias) for K == 0 */
@@ -203,52 +269,123 @@ static void P(gemm_scale)(fp_idx M, fp_idx N, T beta, T *C, fp_idx ldc, const T 
     }
 }
 
+/* Packing. The register tile sizes are run-time values of the table, so the copies are
+ * written once with a compile-time width (FP_INLINE + constant argument) and dispatched with
+ * a switch over the widths in the table; the default case handles any other width. */
+
+/* MRC rows of op(A) = A (not transposed), k columns -> one micro-panel d[p*MRC + i].
+ * Reads MRC row streams in parallel, writes the panel sequentially. */
+static FP_INLINE void P(gemm_pack_a_n)(const int MRC, fp_idx k, const T *s, fp_idx lda, T *d)
+{
+    for (fp_idx p = 0; p < k; p++)
+        for (int i = 0; i < MRC; i++) d[p * MRC + i] = s[i * lda + p];
+}
+
+/* MRC columns of A (op(A) = A^T): row p of A holds op(A)[.., p] contiguously. */
+static FP_INLINE void P(gemm_pack_a_t)(const int MRC, fp_idx k, const T *s, fp_idx lda, T *d)
+{
+    for (fp_idx p = 0; p < k; p++)
+        for (int i = 0; i < MRC; i++) d[p * MRC + i] = s[p * lda + i];
+}
+
 /* Pack op(A)[i0:i0+m, p0:p0+k] into MR-tall micro-panels: panel r holds rows r*MR.., with
  * element (i, p) at panel[p*MR + i]; rows beyond m are zero. */
 static void P(gemm_pack_a)(int trans_a, fp_idx m, fp_idx k, const T *A, fp_idx lda,
                            fp_idx i0, fp_idx p0, int mr, T *dst)
 {
-    for (fp_idx r = 0; r < m; r += mr) {
-        const fp_idx mm = m - r < mr ? m - r : mr;
+    fp_idx r = 0;
+    for (; r + mr <= m; r += mr) {
         T *d = dst + r * k;
         if (!trans_a) {
-            for (fp_idx i = 0; i < mm; i++) {
-                const T *s = A + (i0 + r + i) * lda + p0;
-                for (fp_idx p = 0; p < k; p++) d[p * mr + i] = s[p];
+            const T *s = A + (i0 + r) * lda + p0;
+            switch (mr) {
+            case 6: P(gemm_pack_a_n)(6, k, s, lda, d); break;
+            case 4: P(gemm_pack_a_n)(4, k, s, lda, d); break;
+            default: P(gemm_pack_a_n)(mr, k, s, lda, d); break;
             }
-            for (fp_idx i = mm; i < mr; i++)
-                for (fp_idx p = 0; p < k; p++) d[p * mr + i] = 0;
         } else {
-            for (fp_idx p = 0; p < k; p++) {
-                const T *s = A + (p0 + p) * lda + i0 + r;
-                T *dp = d + p * mr;
-                fp_idx i = 0;
-                for (; i < mm; i++) dp[i] = s[i];
-                for (; i < mr; i++) dp[i] = 0;
+            const T *s = A + p0 * lda + i0 + r;
+            switch (mr) {
+            case 6: P(gemm_pack_a_t)(6, k, s, lda, d); break;
+            case 4: P(gemm_pack_a_t)(4, k, s, lda, d); break;
+            default: P(gemm_pack_a_t)(mr, k, s, lda, d); break;
             }
+        }
+    }
+    if (r < m) {   /* edge panel, zero-padded */
+        const fp_idx mm = m - r;
+        T *d = dst + r * k;
+        for (fp_idx p = 0; p < k; p++) {
+            T *dp = d + p * mr;
+            fp_idx i = 0;
+            if (!trans_a) for (; i < mm; i++) dp[i] = A[(i0 + r + i) * lda + p0 + p];
+            else for (; i < mm; i++) dp[i] = A[(p0 + p) * lda + i0 + r + i];
+            for (; i < mr; i++) dp[i] = 0;
         }
     }
 }
 
-/* Pack one NR-wide micro-panel: op(B)[p0:p0+k, j0:j0+n] -> dst[p*NR + j], zero for j >= n. */
-static void P(gemm_pack_b1)(int trans_b, fp_idx n, fp_idx k, const T *B, fp_idx ldb,
-                            fp_idx p0, fp_idx j0, int nr, T *dst)
+/* One row p of the B panel (op(B) = B): n contiguous values of B go to the NRC-wide
+ * micro-panels, each panel being k*NRC long; the last panel is zero-padded. */
+static FP_INLINE void P(gemm_pack_b_row)(const int NRC, fp_idx n, fp_idx k, const T *s, T *d)
+{
+    fp_idx j = 0;
+    for (; j + NRC <= n; j += NRC, d += k * NRC)
+        for (int t = 0; t < NRC; t++) d[t] = s[j + t];
+    if (j < n) {
+        int t = 0;
+        for (; t < n - j; t++) d[t] = s[j + t];
+        for (; t < NRC; t++) d[t] = 0;
+    }
+}
+
+/* One micro-panel of op(B) = B^T: column j of the panel is row j0+j of B (contiguous in p). */
+static FP_INLINE void P(gemm_pack_b_t)(const int NRC, fp_idx n, fp_idx k, const T *s,
+                                       fp_idx ldb, T *d)
+{
+    if (n == NRC) {
+        for (fp_idx p = 0; p < k; p++)
+            for (int j = 0; j < NRC; j++) d[p * NRC + j] = s[j * ldb + p];
+    } else {
+        for (fp_idx p = 0; p < k; p++) {
+            int j = 0;
+            for (; j < n; j++) d[p * NRC + j] = s[j * ldb + p];
+            for (; j < NRC; j++) d[p * NRC + j] = 0;
+        }
+    }
+}
+
+/* Thread tid of nth packs its share of op(B)[p0:p0+k, j0:j0+n] into NR-wide micro-panels
+ * (panel t at dst + t*k*NR, element (p, j) at p*NR + j). B not transposed: split by rows p,
+ * reading whole rows of B sequentially; transposed: split by micro-panels. */
+static void P(gemm_pack_b)(int trans_b, fp_idx n, fp_idx k, const T *B, fp_idx ldb,
+                           fp_idx p0, fp_idx j0, int nr, T *dst, int tid, int nth)
 {
     if (!trans_b) {
-        for (fp_idx p = 0; p < k; p++) {
+        const fp_idx pb = k * tid / nth, pe = k * (tid + 1) / nth;
+        for (fp_idx p = pb; p < pe; p++) {
             const T *s = B + (p0 + p) * ldb + j0;
             T *d = dst + p * nr;
-            fp_idx j = 0;
-            for (; j < n; j++) d[j] = s[j];
-            for (; j < nr; j++) d[j] = 0;
+            switch (nr) {
+            case 16: P(gemm_pack_b_row)(16, n, k, s, d); break;
+            case 8: P(gemm_pack_b_row)(8, n, k, s, d); break;
+            case 4: P(gemm_pack_b_row)(4, n, k, s, d); break;
+            default: P(gemm_pack_b_row)(nr, n, k, s, d); break;
+            }
         }
     } else {
-        for (fp_idx j = 0; j < n; j++) {
-            const T *s = B + (j0 + j) * ldb + p0;
-            for (fp_idx p = 0; p < k; p++) dst[p * nr + j] = s[p];
+        const fp_idx ntl = (n + nr - 1) / nr;
+        for (fp_idx jt = tid; jt < ntl; jt += nth) {
+            const fp_idx jj = jt * nr, nn = n - jj < nr ? n - jj : nr;
+            const T *s = B + (j0 + jj) * ldb + p0;
+            T *d = dst + jj * k;
+            switch (nr) {
+            case 16: P(gemm_pack_b_t)(16, nn, k, s, ldb, d); break;
+            case 8: P(gemm_pack_b_t)(8, nn, k, s, ldb, d); break;
+            case 4: P(gemm_pack_b_t)(4, nn, k, s, ldb, d); break;
+            default: P(gemm_pack_b_t)(nr, nn, k, s, ldb, d); break;
+            }
         }
-        for (fp_idx j = n; j < nr; j++)
-            for (fp_idx p = 0; p < k; p++) dst[p * nr + j] = 0;
     }
 }
 
@@ -296,12 +433,8 @@ static void P(gemm_run)(const P(gemm_ctx) *x, int tid, int nth, T *abuf)
             const T beta = pc == 0 ? x->beta : (T)1;
             const T *bias = pc == 0 ? x->bias : NULL;
 
-            /* the team packs the B panel together, one micro-panel each in turn */
-            for (fp_idx jt = tid; jt < ntl; jt += nth) {
-                const fp_idx j0 = jt * nr, nn = ncur - j0 < nr ? ncur - j0 : nr;
-                P(gemm_pack_b1)(x->tb, nn, kcur, x->B, x->ldb, pc, jc + j0, nr,
-                                bbuf + j0 * kcur);
-            }
+            /* the team packs the shared B panel together */
+            P(gemm_pack_b)(x->tb, ncur, kcur, x->B, x->ldb, pc, jc, nr, bbuf, tid, nth);
 #ifdef _OPENMP
             if (nth > 1) {
 #pragma omp barrier
@@ -344,7 +477,9 @@ static void P(gemm_run)(const P(gemm_ctx) *x, int tid, int nth, T *abuf)
                 }
             }
 #ifdef _OPENMP
-            if (nth > 1) {
+            /* nobody repacks B before everyone is done with it (not needed after the last
+             * panel: the end of the parallel region waits anyway) */
+            if (nth > 1 && (pc + KC < K || jc + NC < N)) {
 #pragma omp barrier
             }
 #endif
@@ -375,9 +510,10 @@ void P(gemm)(int trans_a, int trans_b, fp_idx M, fp_idx N, fp_idx K,
     const P(gemm_cfg) *cfg = P(gemm_config)();   /* also reads the knobs, once */
     const double mnk = (double)M * (double)N * (double)K;
 
-    if (mnk <= fp_gemm_sup_max_mnk && (!trans_b || K * N <= FP_GEMM_SUP_TBUF)) {
+    if ((mnk <= fp_gemm_sup_max_mnk || (N <= FP_GEMM_SUP_MAX_N && fp_gemm_sup_max_mnk > 0))
+        && (!trans_b || K * N <= FP_GEMM_SUP_TBUF)) {
         T *tbuf = NULL;
-        if (trans_b && !(tbuf = P(gemm_buf)(&P(gemm_tbuf), FP_GEMM_SUP_TBUF))) goto fallback;
+        if (trans_b && !(tbuf = P(gemm_buf)(FP_SLOT_T, FP_GEMM_SUP_TBUF))) goto fallback;
         P(gemm_sup)(cfg, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
                     bias, tbuf);
         return;
@@ -386,8 +522,8 @@ void P(gemm)(int trans_a, int trans_b, fp_idx M, fp_idx N, fp_idx K,
     {
         const fp_gemm_blk *bs = &cfg->blk;
         const size_t ncr = (size_t)((bs->nc + bs->nr - 1) / bs->nr) * (size_t)bs->nr;
-        T *bbuf = P(gemm_buf)(&P(gemm_bbuf), (size_t)bs->kc * ncr);
-        T *abuf = P(gemm_buf)(&P(gemm_abuf), (size_t)bs->mc * (size_t)bs->kc);
+        T *bbuf = P(gemm_buf)(FP_SLOT_B, (size_t)bs->kc * ncr);
+        T *abuf = P(gemm_buf)(FP_SLOT_A, (size_t)bs->mc * (size_t)bs->kc);
         if (!bbuf || !abuf) goto fallback;
 
         P(gemm_ctx) x;
@@ -404,7 +540,7 @@ void P(gemm)(int trans_a, int trans_b, fp_idx M, fp_idx N, fp_idx K,
 #pragma omp parallel num_threads(nt) shared(x, failed)
             {
                 const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-                T *ab = tid == 0 ? abuf : P(gemm_buf)(&P(gemm_abuf), (size_t)bs->mc * (size_t)bs->kc);
+                T *ab = tid == 0 ? abuf : P(gemm_buf)(FP_SLOT_A, (size_t)bs->mc * (size_t)bs->kc);
                 int bad = ab == NULL;
                 /* every thread must agree before anyone waits at the packing barriers */
 #pragma omp atomic

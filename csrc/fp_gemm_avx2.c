@@ -13,29 +13,83 @@
 #define FP_AVX2 __attribute__((target("avx2,fma")))
 #define FP_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
 
+/* The k loop of the two micro-kernels is written in inline assembly (GCC/Clang extended asm,
+ * AT&T syntax): with intrinsics GCC 12 renames the accumulators through the broadcast
+ * register (vfmadd132 + vmovapd copies) and moves the B loads, costing ~10% in L1.
+ * Registers: the 12 accumulators are compiler-chosen ymm operands (c00..c51), ymm13 holds the
+ * broadcast of A, ymm14/ymm15 the two B vectors. The B row of step p+1 is loaded at the end
+ * of step p (software pipelining); the last step loads nothing, so the packed panels are never
+ * read past their k-th row. SZ = element size, SFX = pd|ps, BC = vbroadcastsd|vbroadcastss,
+ * MOV = vmovupd|vmovups.
+ * A B row is 64 bytes in both dtypes (8 doubles, 16 floats); an A column is 6*SZ bytes. */
+#define FP_STR_(x) #x
+#define FP_STR(x) FP_STR_(x)
+#define FP_ASM_FMA6(U, SZ, SFX, BC)                                                         \
+    BC " " FP_STR(U) "*6*" FP_STR(SZ) "+0*" FP_STR(SZ) "(%[a]), %%ymm13\n\t"                   \
+    "vfmadd231" SFX " %%ymm14, %%ymm13, %[c00]\n\t"                                          \
+    "vfmadd231" SFX " %%ymm15, %%ymm13, %[c01]\n\t"                                          \
+    BC " " FP_STR(U) "*6*" FP_STR(SZ) "+1*" FP_STR(SZ) "(%[a]), %%ymm13\n\t"                   \
+    "vfmadd231" SFX " %%ymm14, %%ymm13, %[c10]\n\t"                                          \
+    "vfmadd231" SFX " %%ymm15, %%ymm13, %[c11]\n\t"                                          \
+    BC " " FP_STR(U) "*6*" FP_STR(SZ) "+2*" FP_STR(SZ) "(%[a]), %%ymm13\n\t"                   \
+    "vfmadd231" SFX " %%ymm14, %%ymm13, %[c20]\n\t"                                          \
+    "vfmadd231" SFX " %%ymm15, %%ymm13, %[c21]\n\t"                                          \
+    BC " " FP_STR(U) "*6*" FP_STR(SZ) "+3*" FP_STR(SZ) "(%[a]), %%ymm13\n\t"                   \
+    "vfmadd231" SFX " %%ymm14, %%ymm13, %[c30]\n\t"                                          \
+    "vfmadd231" SFX " %%ymm15, %%ymm13, %[c31]\n\t"                                          \
+    BC " " FP_STR(U) "*6*" FP_STR(SZ) "+4*" FP_STR(SZ) "(%[a]), %%ymm13\n\t"                   \
+    "vfmadd231" SFX " %%ymm14, %%ymm13, %[c40]\n\t"                                          \
+    "vfmadd231" SFX " %%ymm15, %%ymm13, %[c41]\n\t"                                          \
+    BC " " FP_STR(U) "*6*" FP_STR(SZ) "+5*" FP_STR(SZ) "(%[a]), %%ymm13\n\t"                   \
+    "vfmadd231" SFX " %%ymm14, %%ymm13, %[c50]\n\t"                                          \
+    "vfmadd231" SFX " %%ymm15, %%ymm13, %[c51]\n\t"
+#define FP_ASM_STEP(U, SZ, SFX, BC, MOV)                                                         \
+    FP_ASM_FMA6(U, SZ, SFX, BC)                                                             \
+    MOV " " FP_STR(U) "*64+64(%[b]), %%ymm14\n\t"                             \
+    MOV " " FP_STR(U) "*64+96(%[b]), %%ymm15\n\t"
+
+/* k >= 1 steps over packed a (6 per step) and b (64 bytes per step) into the accumulators. */
+#define FP_ASM_KLOOP(SZ, SFX, BC, MOV, PF)                                                       \
+    __asm__ volatile(                                                                       \
+        MOV " (%[b]), %%ymm14\n\t"                                           \
+        MOV " 32(%[b]), %%ymm15\n\t"                                         \
+        "sub $1, %[k]\n\t"                      /* k-1 steps load the next B row */       \
+        "cmp $4, %[k]\n\t"                                                                  \
+        "jl 2f\n\t"                                                                         \
+        ".p2align 5\n"                                                                      \
+        "1:\n\t"                                                                            \
+        PF                                                                                  \
+        FP_ASM_STEP(0, SZ, SFX, BC, MOV) FP_ASM_STEP(1, SZ, SFX, BC, MOV)                              \
+        FP_ASM_STEP(2, SZ, SFX, BC, MOV) FP_ASM_STEP(3, SZ, SFX, BC, MOV)                              \
+        "add $24*" FP_STR(SZ) ", %[a]\n\t"                                                  \
+        "add $256, %[b]\n\t"                                                                \
+        "sub $4, %[k]\n\t"                                                                  \
+        "cmp $4, %[k]\n\t"                                                                  \
+        "jge 1b\n"                                                                          \
+        "2:\n\t"                                                                            \
+        "test %[k], %[k]\n\t"                                                               \
+        "jz 3f\n"                                                                           \
+        "4:\n\t"                                                                            \
+        FP_ASM_STEP(0, SZ, SFX, BC, MOV)                                                         \
+        "add $6*" FP_STR(SZ) ", %[a]\n\t"                                                   \
+        "add $64, %[b]\n\t"                                                                 \
+        "sub $1, %[k]\n\t"                                                                  \
+        "jnz 4b\n"                                                                          \
+        "3:\n\t"                                                                            \
+        FP_ASM_FMA6(0, SZ, SFX, BC)                                                         \
+        : [a] "+r"(a), [b] "+r"(b), [k] "+r"(kk),                                           \
+          [c00] "+x"(c00), [c01] "+x"(c01), [c10] "+x"(c10), [c11] "+x"(c11),               \
+          [c20] "+x"(c20), [c21] "+x"(c21), [c30] "+x"(c30), [c31] "+x"(c31),               \
+          [c40] "+x"(c40), [c41] "+x"(c41), [c50] "+x"(c50), [c51] "+x"(c51)                \
+        :                                                                                   \
+        : "xmm13", "xmm14", "xmm15", "cc", "memory")
+
 /* ---------------------------------------------------------------------------------------
  * float64 6x8: per k step, 2 loads of B (8 doubles), 6 broadcasts of A, 12 FMAs into
- * 12 ymm accumulators (c<row><half>). k unrolled by 4.
+ * 12 ymm accumulators (c<row><half>). k unrolled by 4; the B row of step p+1 is loaded at the
+ * end of step p (measured ~9% faster than loading at the start of the step). The packed
+ * panels are never read past their k-th row.
  * --------------------------------------------------------------------------------------- */
-#define D_STEP(u)                                                                           \
-    do {                                                                                    \
-        const __m256d b0 = _mm256_loadu_pd(b + (u) * 8);                                    \
-        const __m256d b1 = _mm256_loadu_pd(b + (u) * 8 + 4);                                \
-        __m256d av;                                                                         \
-        av = _mm256_broadcast_sd(a + (u) * 6 + 0);                                          \
-        c00 = _mm256_fmadd_pd(av, b0, c00); c01 = _mm256_fmadd_pd(av, b1, c01);             \
-        av = _mm256_broadcast_sd(a + (u) * 6 + 1);                                          \
-        c10 = _mm256_fmadd_pd(av, b0, c10); c11 = _mm256_fmadd_pd(av, b1, c11);             \
-        av = _mm256_broadcast_sd(a + (u) * 6 + 2);                                          \
-        c20 = _mm256_fmadd_pd(av, b0, c20); c21 = _mm256_fmadd_pd(av, b1, c21);             \
-        av = _mm256_broadcast_sd(a + (u) * 6 + 3);                                          \
-        c30 = _mm256_fmadd_pd(av, b0, c30); c31 = _mm256_fmadd_pd(av, b1, c31);             \
-        av = _mm256_broadcast_sd(a + (u) * 6 + 4);                                          \
-        c40 = _mm256_fmadd_pd(av, b0, c40); c41 = _mm256_fmadd_pd(av, b1, c41);             \
-        av = _mm256_broadcast_sd(a + (u) * 6 + 5);                                          \
-        c50 = _mm256_fmadd_pd(av, b0, c50); c51 = _mm256_fmadd_pd(av, b1, c51);             \
-    } while (0)
-
 /* C row = alpha*acc (+ beta*C) (+ bias). C is only loaded when beta != 0. */
 #define D_STORE_ROW(i, x0, x1)                                                              \
     do {                                                                                    \
@@ -66,17 +120,10 @@ FP_AVX2 void fp_dgemm_avx2_6x8(fp_idx k, double alpha, const double *a, const do
         _mm_prefetch((const char *)(c + i * ldc + 7), _MM_HINT_T0);
     }
 
-    fp_idx p = 0;
-    for (; p + 4 <= k; p += 4) {
-        _mm_prefetch((const char *)(a + 96), _MM_HINT_T0);
-        _mm_prefetch((const char *)(a + 104), _MM_HINT_T0);
-        _mm_prefetch((const char *)(a + 112), _MM_HINT_T0);
-        D_STEP(0); D_STEP(1); D_STEP(2); D_STEP(3);
-        a += 24; b += 32;
-    }
-    for (; p < k; p++) {
-        D_STEP(0);
-        a += 6; b += 8;
+    if (k > 0) {
+        fp_idx kk = k;
+        FP_ASM_KLOOP(8, "pd", "vbroadcastsd", "vmovupd",
+                     "prefetcht0 768(%[a])\n\tprefetcht0 832(%[a])\n\tprefetcht0 896(%[a])\n\t");
     }
 
     const __m256d va = _mm256_set1_pd(alpha), vb = _mm256_set1_pd(beta);
@@ -93,25 +140,6 @@ FP_AVX2 void fp_dgemm_avx2_6x8(fp_idx k, double alpha, const double *a, const do
 /* ---------------------------------------------------------------------------------------
  * float32 6x16: same shape of loop with 8-float vectors.
  * --------------------------------------------------------------------------------------- */
-#define S_STEP(u)                                                                           \
-    do {                                                                                    \
-        const __m256 b0 = _mm256_loadu_ps(b + (u) * 16);                                    \
-        const __m256 b1 = _mm256_loadu_ps(b + (u) * 16 + 8);                                \
-        __m256 av;                                                                          \
-        av = _mm256_broadcast_ss(a + (u) * 6 + 0);                                          \
-        c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);             \
-        av = _mm256_broadcast_ss(a + (u) * 6 + 1);                                          \
-        c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);             \
-        av = _mm256_broadcast_ss(a + (u) * 6 + 2);                                          \
-        c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);             \
-        av = _mm256_broadcast_ss(a + (u) * 6 + 3);                                          \
-        c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);             \
-        av = _mm256_broadcast_ss(a + (u) * 6 + 4);                                          \
-        c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);             \
-        av = _mm256_broadcast_ss(a + (u) * 6 + 5);                                          \
-        c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);             \
-    } while (0)
-
 #define S_STORE_ROW(i, x0, x1)                                                              \
     do {                                                                                    \
         float *ci = c + (i) * ldc;                                                          \
@@ -140,16 +168,10 @@ FP_AVX2 void fp_sgemm_avx2_6x16(fp_idx k, float alpha, const float *a, const flo
         _mm_prefetch((const char *)(c + i * ldc + 15), _MM_HINT_T0);
     }
 
-    fp_idx p = 0;
-    for (; p + 4 <= k; p += 4) {
-        _mm_prefetch((const char *)(a + 192), _MM_HINT_T0);
-        _mm_prefetch((const char *)(a + 208), _MM_HINT_T0);
-        S_STEP(0); S_STEP(1); S_STEP(2); S_STEP(3);
-        a += 24; b += 64;
-    }
-    for (; p < k; p++) {
-        S_STEP(0);
-        a += 6; b += 16;
+    if (k > 0) {
+        fp_idx kk = k;
+        FP_ASM_KLOOP(4, "ps", "vbroadcastss", "vmovups",
+                     "prefetcht0 768(%[a])\n\tprefetcht0 832(%[a])\n\t");
     }
 
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);

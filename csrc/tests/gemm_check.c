@@ -14,7 +14,8 @@
  *   ./gemm_check check       check the configuration given by the environment.
  *   ./gemm_check bench [n..] GFLOP/s, square n (default 64..2048), float32 and float64,
  *                            1 and 2 threads, median of repeats.
- *   ./gemm_check shapes      GFLOP/s of MLP-like shapes (for tuning the thresholds).
+ *   ./gemm_check shapes [t]  GFLOP/s of MLP-like shapes (for tuning the thresholds).
+ *   ./gemm_check one f32|f64 ta tb M N K threads    GFLOP/s of one product.
  * Exit status 0 when every check passed.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -343,6 +344,12 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "check")) return run_checks() ? 0 : 1;
     if (!strcmp(mode, "bench")) { run_bench(argc, argv); return 0; }
     if (!strcmp(mode, "shapes")) { run_shapes(argc, argv); return 0; }
+    if (!strcmp(mode, "one") && argc == 9) {   /* one f32|f64 ta tb M N K threads */
+        const int dt = !strcmp(argv[2], "f64");
+        printf("%.2f\n", bench_one(dt, atoi(argv[3]), atoi(argv[4]), atol(argv[5]), atol(argv[6]),
+                                   atol(argv[7]), atoi(argv[8])));
+        return 0;
+    }
     if (!strcmp(mode, "all")) {
         int ok = 1;
         ok &= run_sub(argv[0], NULL, NULL, NULL);
