@@ -81,7 +81,8 @@ class Network:
         self._bind_views()
         self._init_weights(_rng(seed))
         self._ws, self._cap = None, 0
-        self._ws_allocations = 0     # counted so that tests can prove the reuse
+        self._buffer_allocations = 0     # counted so that tests can prove the reuse
+        self._grad, self._gather = None, None
 
     def _bind_views(self):
         offset = 0
@@ -143,8 +144,20 @@ class Network:
         if rows > self._cap:
             size = _network.workspace_size(self._sizes, self._acts, self._loss.code, rows)
             self._ws, self._cap = np.empty(size, dtype=self.dtype), rows
-            self._ws_allocations += 1
+            self._buffer_allocations += 1
         return self._ws
+
+    def _train_buffers(self, rows):
+        """Workspace, gradient and batch-gather buffers for training with `rows`-row batches,
+        kept between calls (a large network's gradient is worth not zeroing pages for)."""
+        ws = self._workspace(rows)
+        if self._grad is None:
+            self._grad = np.empty_like(self._params)
+        need = rows * (self.n_in + self.n_out)
+        if self._gather is None or self._gather.shape[0] < need:
+            self._gather = np.empty(need, dtype=self.dtype)
+            self._buffer_allocations += 1
+        return ws, self._grad, self._gather
 
     def _inputs(self, X, y=None, names=("X", "y")):
         Xc = as_features(X, self.n_in, self.dtype, names[0])

@@ -67,9 +67,7 @@ def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,
     rng_state = _rng(seed).integers(0, 2 ** 64, size=4, dtype=np.uint64, endpoint=False)
     if not rng_state.any():
         rng_state[0] = 1
-    ws = net._workspace(batch)
-    grad = np.empty_like(net.params)
-    gather = np.empty(batch * (net.n_in + net.n_out), dtype=net.dtype)
+    ws, grad, gather = net._train_buffers(batch)
     perm = np.arange(n, dtype=np.int64)
     epoch_loss = np.zeros(max(epochs, 1))
     val_loss = np.zeros(max(epochs, 1))

@@ -13,17 +13,17 @@ def _data(n=256, n_in=8, classes=3, seed=0):
     return rng.standard_normal((n, n_in)), rng.integers(0, classes, n)
 
 
-def test_workspace_is_allocated_once_per_batch_size():
+def test_training_buffers_are_allocated_once_per_batch_size():
     X, y = _data()
     net = fp.mlp([8, 16, 3], hidden="relu", output="softmax", loss="cross_entropy")
     opt = fp.SGD(lr=0.05)
     net.fit(X, y, epochs=2, batch_size=16, optimizer=opt)
-    first = net._ws_allocations
+    first = net._buffer_allocations
     net.fit(X, y, epochs=3, batch_size=16, optimizer=opt)
     net.fit(X, y, epochs=3, batch_size=8, optimizer=opt)     # smaller batches reuse it
     net.backprop(X[:16], y[:16])
-    assert first == 1
-    assert net._ws_allocations == first
+    assert first == 2      # the workspace and the batch-gather buffer
+    assert net._buffer_allocations == first
 
 
 def test_traced_memory_of_fit_does_not_grow_with_epochs():
