@@ -17,6 +17,9 @@ from setuptools import Extension, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 C_SOURCES = sorted(os.path.relpath(p, HERE) for p in glob(os.path.join(HERE, "csrc", "*.c")))
+# Headers and template bodies: a change to any of them rebuilds the modules.
+C_DEPENDS = sorted(os.path.relpath(p, HERE) for pattern in ("*.h", "*.inc")
+                   for p in glob(os.path.join(HERE, "csrc", pattern)))
 
 
 def compiler_has_openmp():
@@ -52,6 +55,7 @@ with open(os.path.join(HERE, "fastprop", "_build_info.py"), "w") as f:
 
 def extension(name):
     return Extension(f"fastprop.{name}", sources=[f"fastprop/{name}.pyx"] + C_SOURCES,
+                     depends=C_DEPENDS + ["fastprop/_csrc.pxd"],
                      include_dirs=["csrc"], extra_compile_args=COMPILE_ARGS,
                      extra_link_args=LINK_ARGS,
                      define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
