@@ -12,6 +12,7 @@
 #undef FPM_FABS
 #undef FPM_ISFINITE
 #undef FP_GEMM
+#undef FP_ITYPE
 #ifdef FP_DOUBLE
 #define FP_T double
 #define FPN(name) fp_d_##name
@@ -22,6 +23,7 @@
 #define FPM_SQRT sqrt
 #define FPM_FABS fabs
 #define FP_GEMM fp_dgemm
+#define FP_ITYPE int64_t   /* an integer as wide as FP_T: flags that vectorise beside it */
 #else
 #define FP_T float
 #define FPN(name) fp_s_##name
@@ -32,4 +34,5 @@
 #define FPM_SQRT sqrtf
 #define FPM_FABS fabsf
 #define FP_GEMM fp_sgemm
+#define FP_ITYPE int32_t
 #endif
