@@ -24,6 +24,21 @@ OUTPUT_LOSS = [
     ("softmax", "cross_entropy", "onehot"),
 ]
 RELU_FAMILY = ("relu", "leaky_relu")
+COMBOS = [(h, o, l, k) for h in HIDDEN for (o, l, k) in OUTPUT_LOSS]
+COMBO_IDS = [f"{h}-{o}-{l}-{k}" for (h, o, l, k) in COMBOS]
+
+
+def pytest_generate_tests(metafunc):
+    """@pytest.mark.combos(step=1): parametrize (hidden, output, loss, kind) over COMBOS;
+    @pytest.mark.output_losses: parametrize (output, loss, kind) over OUTPUT_LOSS. One table
+    for every test file (their modules cannot import this one under --import-mode=importlib)."""
+    mark = metafunc.definition.get_closest_marker("combos")
+    if mark is not None:
+        step = mark.kwargs.get("step", 1)
+        metafunc.parametrize("hidden,output,loss,kind", COMBOS[::step], ids=COMBO_IDS[::step])
+    if metafunc.definition.get_closest_marker("output_losses") is not None:
+        metafunc.parametrize("output,loss,kind", OUTPUT_LOSS,
+                             ids=[f"{o}-{l}-{k}" for o, l, k in OUTPUT_LOSS])
 LEAKY_SLOPE = 0.01
 
 

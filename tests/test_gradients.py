@@ -17,21 +17,7 @@ import pytest
 import fastprop as fp
 from fastprop.gradients import default_eps
 
-HIDDEN = ["identity", "sigmoid", "tanh", "relu", "leaky_relu"]
-OUTPUT_LOSS = [
-    ("identity", "mse", "real"),
-    ("sigmoid", "mse", "real"),
-    ("tanh", "mse", "real"),
-    ("relu", "mse", "real"),
-    ("leaky_relu", "mse", "real"),
-    ("softmax", "mse", "probs"),
-    ("sigmoid", "binary_cross_entropy", "binary"),
-    ("softmax", "binary_cross_entropy", "binary"),
-    ("softmax", "cross_entropy", "labels"),
-    ("softmax", "cross_entropy", "onehot"),
-]
-COMBOS = [(h, o, l, k) for h in HIDDEN for (o, l, k) in OUTPUT_LOSS]
-IDS = [f"{h}-{o}-{l}-{k}" for (h, o, l, k) in COMBOS]
+# The activation x loss table lives in conftest.py (markers `combos`, `output_losses`).
 
 F64_CENTRAL_RTOL = 1e-6
 F64_FORWARD_RTOL = 1e-3
@@ -39,7 +25,7 @@ F32_CENTRAL_RTOL = 5e-2
 F32_VS_F64_RTOL = 3e-4
 
 
-@pytest.mark.parametrize("hidden,output,loss,kind", COMBOS, ids=IDS)
+@pytest.mark.combos
 def test_backprop_matches_compiled_central_differences_float64(ref, hidden, output, loss, kind):
     net, X, y = ref.make_case(hidden, output, loss, kind)
     value, grad = net.backprop(X, y)
@@ -49,7 +35,7 @@ def test_backprop_matches_compiled_central_differences_float64(ref, hidden, outp
     assert np.abs(grad).max() > 0
 
 
-@pytest.mark.parametrize("hidden,output,loss,kind", COMBOS, ids=IDS)
+@pytest.mark.combos
 def test_backprop_matches_numpy_central_difference_loop_float64(ref, hidden, output, loss, kind):
     net, X, y = ref.make_case(hidden, output, loss, kind, seed=1)
     value, grad = net.backprop(X, y)
@@ -58,7 +44,7 @@ def test_backprop_matches_numpy_central_difference_loop_float64(ref, hidden, out
     assert value == pytest.approx(ref.net_loss(net, net.params, X, y), rel=1e-12)
 
 
-@pytest.mark.parametrize("hidden,output,loss,kind", COMBOS, ids=IDS)
+@pytest.mark.combos
 def test_backprop_equals_numpy_backward_pass_float64(ref, hidden, output, loss, kind):
     net, X, y = ref.make_case(hidden, output, loss, kind, seed=2)
     value, grad = net.backprop(X, y)
@@ -67,7 +53,7 @@ def test_backprop_equals_numpy_backward_pass_float64(ref, hidden, output, loss, 
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-13 * np.abs(ref_grad).max())
 
 
-@pytest.mark.parametrize("hidden,output,loss,kind", COMBOS, ids=IDS)
+@pytest.mark.combos
 def test_gradcheck_passes_with_default_tolerance_float64(ref, hidden, output, loss, kind):
     net, X, y = ref.make_case(hidden, output, loss, kind, seed=3)
     res = fp.gradcheck(net, X, y)
@@ -78,7 +64,7 @@ def test_gradcheck_passes_with_default_tolerance_float64(ref, hidden, output, lo
     assert res.max_abs_error == pytest.approx(np.abs(res.analytic - res.numeric).max())
 
 
-@pytest.mark.parametrize("hidden,output,loss,kind", COMBOS, ids=IDS)
+@pytest.mark.combos
 def test_forward_scheme_matches_backprop_within_first_order_bound_float64(ref, hidden, output,
                                                                          loss, kind):
     net, X, y = ref.make_case(hidden, output, loss, kind, seed=4)
@@ -87,7 +73,7 @@ def test_forward_scheme_matches_backprop_within_first_order_bound_float64(ref, h
     assert ref.rel_error(grad, numeric) < F64_FORWARD_RTOL
 
 
-@pytest.mark.parametrize("hidden,output,loss,kind", COMBOS, ids=IDS)
+@pytest.mark.combos
 def test_float32_backprop_matches_central_differences_within_float32_bound(ref, hidden, output,
                                                                           loss, kind):
     net, X, y = ref.make_case(hidden, output, loss, kind, dtype="float32", seed=5, margin=2e-2)
@@ -99,7 +85,7 @@ def test_float32_backprop_matches_central_differences_within_float32_bound(ref, 
     assert fp.gradcheck(net, X, y).ok
 
 
-@pytest.mark.parametrize("hidden,output,loss,kind", COMBOS, ids=IDS)
+@pytest.mark.combos
 def test_float32_backprop_agrees_with_float64_backprop_on_same_params(ref, hidden, output, loss,
                                                                       kind):
     net32, X, y = ref.make_case(hidden, output, loss, kind, dtype="float32", seed=6, margin=1e-2)

@@ -8,22 +8,8 @@ import pytest
 
 import fastprop as fp
 
-HIDDEN = ["identity", "sigmoid", "tanh", "relu", "leaky_relu"]
-OUTPUT_LOSS = [
-    ("identity", "mse", "real"),
-    ("sigmoid", "mse", "real"),
-    ("tanh", "mse", "real"),
-    ("relu", "mse", "real"),
-    ("leaky_relu", "mse", "real"),
-    ("softmax", "mse", "probs"),
-    ("sigmoid", "binary_cross_entropy", "binary"),
-    ("softmax", "binary_cross_entropy", "binary"),
-    ("softmax", "cross_entropy", "labels"),
-    ("softmax", "cross_entropy", "onehot"),
-]
+# The activation x loss table lives in conftest.py (markers `combos`, `output_losses`).
 ARCHITECTURES = [(3, 5, 4, None), (2, 8, 8, 8, None), (7, 16, None)]
-COMBOS = [(h, o, l, k) for h in HIDDEN for (o, l, k) in OUTPUT_LOSS]
-IDS = [f"{h}-{o}-{l}-{k}" for (h, o, l, k) in COMBOS]
 
 TORCH_RTOL_F64 = 1e-10
 
@@ -132,7 +118,7 @@ def assert_close_relative(actual, expected, rtol):
 
 # ---- loss, gradient, prediction ----------------------------------------------------------
 @pytest.mark.parametrize("arch", ARCHITECTURES, ids=lambda a: "x".join(str(s) for s in a[:-1]))
-@pytest.mark.parametrize("hidden,output,loss,kind", COMBOS, ids=IDS)
+@pytest.mark.combos
 def test_loss_and_gradient_equal_torch_autograd_float64(torch, ref, hidden, output, loss, kind,
                                                         arch):
     net, X, y = random_case(ref, hidden, output, loss, kind, arch)
@@ -144,8 +130,7 @@ def test_loss_and_gradient_equal_torch_autograd_float64(torch, ref, hidden, outp
     assert_close_relative(grad, t_grad, TORCH_RTOL_F64)
 
 
-@pytest.mark.parametrize("output,loss,kind", OUTPUT_LOSS,
-                         ids=[f"{o}-{l}-{k}" for o, l, k in OUTPUT_LOSS])
+@pytest.mark.output_losses
 def test_single_layer_network_loss_and_gradient_equal_torch_autograd_float64(torch, ref, output,
                                                                              loss, kind):
     net, X, y = random_case(ref, "identity", output, loss, kind, (4, None), seed=7)
@@ -157,7 +142,7 @@ def test_single_layer_network_loss_and_gradient_equal_torch_autograd_float64(tor
     assert_close_relative(grad, t_grad, TORCH_RTOL_F64)
 
 
-@pytest.mark.parametrize("hidden,output,loss,kind", COMBOS, ids=IDS)
+@pytest.mark.combos
 def test_predict_equals_torch_forward_float64(torch, ref, hidden, output, loss, kind):
     net, X, y = random_case(ref, hidden, output, loss, kind, (3, 6, 5, None), seed=1)
     twin = TorchTwin(torch, net)
@@ -168,7 +153,7 @@ def test_predict_equals_torch_forward_float64(torch, ref, hidden, output, loss, 
     assert_close_relative(out, expected, 1e-12)
 
 
-@pytest.mark.parametrize("hidden,output,loss,kind", COMBOS[::3], ids=IDS[::3])
+@pytest.mark.combos(step=3)
 def test_loss_and_gradient_agree_with_torch_float32(torch, ref, hidden, output, loss, kind):
     net, X, y = random_case(ref, hidden, output, loss, kind, (3, 6, 5, None), dtype="float32",
                             seed=2)
