@@ -118,6 +118,17 @@ def with_cpu(row, s, unit):
     return row
 
 
+def step_row(s):
+    """Per-step summaries of interleave's result s, with each peer's speedup over fastprop
+    (peer time / fastprop time) by wall time and by thread CPU time."""
+    row = with_cpu({c: summary(v, "s/step") for c, v in s.items()}, s, "s/step")
+    peers_ = [c for c in s if c != "fastprop"]
+    row["speedup"] = {c: row[c]["median"] / row["fastprop"]["median"] for c in peers_}
+    row["cpu_time_speedup"] = {c: row["cpu_time"][c]["median"]
+                               / row["cpu_time"]["fastprop"]["median"] for c in peers_}
+    return row
+
+
 def calibrate(run, min_time, start=1, cap=1 << 30):
     """Smallest power-of-two multiple k >= start with run(k) >= min_time seconds."""
     k = start
@@ -496,12 +507,7 @@ def bench_tutorial(th, threads, quick, torch, log):
             kt = calibrate(torch_run, min_time, start=20)
             contenders.append(("torch", lambda: torch_run(kt) / kt))
         s = interleave(contenders, repeats, warmup=1, gap=gap)
-        row = with_cpu({c: summary(v, "s/step") for c, v in s.items()}, s, "s/step")
-        row["speedup"] = {c: row[c]["median"] / row["fastprop"]["median"]
-                          for c in s if c != "fastprop"}
-        row["cpu_time_speedup"] = {c: row["cpu_time"][c]["median"]
-                                   / row["cpu_time"]["fastprop"]["median"]
-                                   for c in s if c != "fastprop"}
+        row = step_row(s)
         res["by_threads"][str(t)] = row
         log(f"  tutorial t={t}: " + "  ".join(f"{c} {row[c]['median'] * 1e6:.3f} us"
                                               for c in s))
@@ -557,12 +563,7 @@ def _minibatch(th, threads, quick, torch, log, *, name, sizes, hidden, output, l
 
             contenders.append(("torch", torch_sample))
         s = interleave(contenders, repeats, warmup=warmup, gap=gap)
-        row = with_cpu({c: summary(v, "s/step") for c, v in s.items()}, s, "s/step")
-        row["speedup"] = {c: row[c]["median"] / row["fastprop"]["median"]
-                          for c in s if c != "fastprop"}
-        row["cpu_time_speedup"] = {c: row["cpu_time"][c]["median"]
-                                   / row["cpu_time"]["fastprop"]["median"]
-                                   for c in s if c != "fastprop"}
+        row = step_row(s)
         res["by_threads"][str(t)] = row
         log(f"  {name} t={t}: " + "  ".join(f"{c} {row[c]['median'] * 1e3:.2f} ms"
                                            for c in s))
