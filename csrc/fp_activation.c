@@ -1,6 +1,7 @@
 /* fp_activation.c: activations and their derivatives, instantiated for double and float. */
 #include <math.h>
 #include <string.h>
+#include "fp_exp.h"
 #include "fp_kernels.h"
 #include "fp_parallel.h"
 
