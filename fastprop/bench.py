@@ -9,7 +9,8 @@ How each timing is taken (the JSON says it again, row by row):
   timed) is the warm-up (for FD: the call whose result is compared with backprop); then
   `repeats` calls, interleaved round-robin with the row's other timings (forward, backprop,
   FD, torch, forward, ...) so that a burst of load on a shared machine falls on all of them
-  alike; the median is used.
+  alike; the median is used. Ratios (bp/fwd, FD/fwd, FD/bp) are paired: the median over
+  rounds of the ratio of two timings taken in the same round.
 - FD: `numerical_gradient` over an index list of m perturbations in one compiled call (forward
   scheme: 1 base pass + m passes; central: 2m passes). The list is all N indices repeated, or,
   where the full loop would exceed the FD budget, a fixed random sample of k indices (seed
@@ -249,6 +250,11 @@ def torch_timings(net, X, y, threads):
                    "loss_fn(model(X), y).backward(), reps calls a timing", False)], grad
 
 
+def paired_ratio(numerators, denominators):
+    """Median over rounds of numerator / denominator, both timed in the same round."""
+    return statistics.median(a / b for a, b in zip(numerators, denominators))
+
+
 def bench_network(widths, args, threads, use_torch):
     import fastprop as fp
     from fastprop.gradients import relative_error
@@ -281,13 +287,20 @@ def bench_network(widths, args, threads, use_torch):
                    for l in net.layers],
         "loss": net.loss_name, "batch": args.batch, "dtype": net.dtype.name,
         "forward": forward, "backprop": backprop, "fd": fd_rec,
-        "backprop_fwd_equiv": t_bp / t_fwd, "fd_fwd_equiv": fd_rec["median_s"] / t_fwd,
+        # Ratios are paired: each round-robin round times forward, backprop and FD back to
+        # back, so the median of the per-round ratios cancels the host's slow drifts, which a
+        # ratio of separate medians would keep.
+        "backprop_fwd_equiv": paired_ratio(backprop["per_pass_s"], forward["per_pass_s"]),
+        "fd_fwd_equiv": paired_ratio(fd_rec["fd_s"], forward["per_pass_s"]),
+        "ratio_of_medians": {"backprop_fwd_equiv": t_bp / t_fwd,
+                             "fd_fwd_equiv": fd_rec["median_s"] / t_fwd,
+                             "speedup_fd_over_backprop": fd_rec["median_s"] / t_bp},
         "fd_passes_theory": N + 1 if args.scheme == "forward" else 2 * N,
         # one FD perturbation costs one forward pass (two, central) by construction: this ratio
         # shows how close the two timings, taken in different compiled loops, came
         "fd_pass_over_forward_pass": statistics.median(fd_rec["per_param_s"]) / t_fwd
                                      / (1 if args.scheme == "forward" else 2),
-        "speedup_fd_over_backprop": fd_rec["median_s"] / t_bp,
+        "speedup_fd_over_backprop": paired_ratio(fd_rec["fd_s"], backprop["per_pass_s"]),
         "max_rel_diff": rel, "max_rel_diff_central": rel_central,
         "compared_entries": int(indices.shape[0]),
     }
@@ -580,7 +593,8 @@ def run(args):
     print(table(rows, args.scheme))
     print(f"times: medians of {args.repeats} after a warm-up, each from a compiled loop of "
           f">= {args.target * 1e3:g} ms; bp/fwd and FD/fwd: cost in forward passes; "
-          f"FD/bp: speedup of backprop.")
+          f"FD/bp: speedup of backprop (ratios: median over rounds of the ratio within a "
+          f"round).")
     print(f"max rel diff: backprop against the FD gradient"
           + (" (and against central differences on the same entries)"
              if args.scheme == "forward" else "")
