@@ -1,5 +1,6 @@
 /* fp_optim.c: SGD and Adam updates, instantiated for double and float. */
 #include <math.h>
+#include <string.h>
 #include "fp_kernels.h"
 #include "fp_parallel.h"
 
