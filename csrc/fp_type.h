@@ -12,7 +12,6 @@
 #undef FPM_FABS
 #undef FPM_ISFINITE
 #undef FP_GEMM
-#undef FP_ITYPE
 #undef FPM_EXP_NONPOS
 #undef FP_UTYPE
 #undef FP_EXP_MASK
@@ -30,7 +29,6 @@
 #define FPM_SQRT sqrt
 #define FPM_FABS fabs
 #define FP_GEMM fp_dgemm
-#define FP_ITYPE int64_t   /* an integer as wide as FP_T: flags that vectorise beside it */
 #define FP_UTYPE uint64_t  /* FP_T's bits; exponent field mask and its lowest bit: */
 #define FP_EXP_MASK 0x7FF0000000000000ULL
 #define FP_EXP_ONE 0x0010000000000000ULL
@@ -45,7 +43,6 @@
 #define FPM_SQRT sqrtf
 #define FPM_FABS fabsf
 #define FP_GEMM fp_sgemm
-#define FP_ITYPE int32_t
 #define FP_UTYPE uint32_t
 #define FP_EXP_MASK 0x7F800000U
 #define FP_EXP_ONE 0x00800000U

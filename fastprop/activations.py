@@ -23,7 +23,6 @@ ACTIVATIONS = {
     "softmax": Activation("softmax", 5, "glorot", True),
 }
 ALIASES = {"linear": "identity"}
-BY_CODE = {a.code: a for a in ACTIVATIONS.values()}
 
 
 def get_activation(name, argument="activation"):

@@ -77,7 +77,8 @@ class Network:
         self.layers = [Dense(l.n_in, l.n_out, l.activation) for l in layers]
         self._sizes = np.array([layers[0].n_in] + [l.n_out for l in layers], dtype=np.int64)
         self._acts = np.array([get_activation(l.activation).code for l in layers], dtype=np.int32)
-        self._params = np.zeros(sum(l.n_params for l in self.layers), dtype=self.dtype)
+        n_params = _network.n_params(self._sizes, self._acts, self._loss.code)   # the C layout's count
+        self._params = np.zeros(n_params, dtype=self.dtype)
         self._bind_views()
         self._init_weights(_rng(seed))
         self._ws, self._cap = None, 0
