@@ -1,6 +1,6 @@
 """Build of fastprop's compiled modules: each Cython module of fastprop/ is compiled together
-with the C kernels of csrc/. -O3, OpenMP when the compiler has it, never -march=native: the
-SIMD path is picked at run time, so a wheel runs on any x86-64 CPU.
+with the C kernels of csrc/. -O3, OpenMP when the compiler has it, and no -march flag tied to
+the build machine: the SIMD path is picked at run time, so a wheel runs on any x86-64 CPU.
 
 Cython directives are set here, once, for every module. FASTPROP_BOUNDSCHECK=1 turns bounds
 checking on for a debugging build."""

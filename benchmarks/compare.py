@@ -725,6 +725,12 @@ def build_table(results):
         verdicts.append(ok)
         return "met" if ok else "NOT met"
 
+    def _step_row(name, t, peer, r, sp, tgt):
+        """One row: fastprop's and the peer's time a step, the speedup and its verdict."""
+        return (name, t, f"per step vs {peer}", _fmt_t(r["fastprop"]["median"]),
+                _fmt_t(r[peer]["median"]), sp, tgt, verdict(sp, tgt),
+                max(r["fastprop"]["spread"], r[peer]["spread"]), _cpu_sp(r, peer, t))
+
     fma = results.get("fma_peak")
     g = results.get("workloads", {}).get("gemm")
     if g and "by_threads" in g:
@@ -762,11 +768,7 @@ def build_table(results):
                     continue
                 sp = r["speedup"][peer]
                 tgt = TARGETS[tkey] if tkey else None
-                rows.append(("tutorial 2-3-1", t, f"per step vs {peer}",
-                             _fmt_t(r["fastprop"]["median"]), _fmt_t(r[peer]["median"]), sp,
-                             tgt, verdict(sp, tgt),
-                             max(r["fastprop"]["spread"], r[peer]["spread"]),
-                             _cpu_sp(r, peer, t)))
+                rows.append(_step_row("tutorial 2-3-1", t, peer, r, sp, tgt))
 
     mn = results.get("workloads", {}).get("mnist")
     if mn and "by_threads" in mn:
@@ -776,11 +778,7 @@ def build_table(results):
                     continue
                 sp = r["speedup"][peer]
                 tgt = TARGETS[tkey] if t == "1" else None
-                rows.append(("784-256-128-10 b128", t, f"per step vs {peer}",
-                             _fmt_t(r["fastprop"]["median"]), _fmt_t(r[peer]["median"]), sp,
-                             tgt, verdict(sp, tgt),
-                             max(r["fastprop"]["spread"], r[peer]["spread"]),
-                             _cpu_sp(r, peer, t)))
+                rows.append(_step_row("784-256-128-10 b128", t, peer, r, sp, tgt))
         if "1" in mn["by_threads"] and "2" in mn["by_threads"]:
             one = mn["by_threads"]["1"]["fastprop"]["median"]
             two = mn["by_threads"]["2"]["fastprop"]["median"]
@@ -802,11 +800,7 @@ def build_table(results):
                     tgt = TARGETS["big_vs_numpy"]
                 if peer == "torch" and t == "2":
                     tgt = TARGETS["big_vs_torch_2t"]
-                rows.append(("1024-4096-4096-1024 b512", t, f"per step vs {peer}",
-                             _fmt_t(r["fastprop"]["median"]), _fmt_t(r[peer]["median"]), sp,
-                             tgt, verdict(sp, tgt),
-                             max(r["fastprop"]["spread"], r[peer]["spread"]),
-                             _cpu_sp(r, peer, t)))
+                rows.append(_step_row("1024-4096-4096-1024 b512", t, peer, r, sp, tgt))
 
     dg = results.get("workloads", {}).get("digits")
     if dg and "by_threads" in dg:
