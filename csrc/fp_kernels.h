@@ -35,6 +35,9 @@ typedef struct {
 int64_t fp_net_n_params(const fp_net *net);
 /* Elements of workspace that fp_?_net_* need for up to `cap` rows per call. */
 int64_t fp_net_workspace_size(const fp_net *net, int64_t cap);
+/* Offsets (elements) of each layer's Z and A and of the two delta buffers in that workspace;
+ * returns its size. */
+int64_t fp_net_layout(const fp_net *net, int64_t cap, int64_t *z, int64_t *a, int64_t d[2]);
 
 /* Optimizer hyper-parameters and state, torch.optim semantics. `state` holds 2*N values
  * (SGD: momentum buffer in the first N; Adam: exp_avg then exp_avg_sq); *step counts the

@@ -10,15 +10,30 @@ int64_t fp_net_n_params(const fp_net *net)
     return N;
 }
 
-int64_t fp_net_workspace_size(const fp_net *net, int64_t cap)
+/* The workspace layout, in elements from its start, for up to `cap` rows: per layer Z_l then
+ * A_l (cap x sizes[l+1] each; A_l is Z_l for identity), then two delta buffers of
+ * cap x max(sizes[1..L]) used in turn by the backward pass. Returns the total size. The one
+ * place these rules live: fp_net_workspace_size and each pass's layout read them here. */
+int64_t fp_net_layout(const fp_net *net, int64_t cap, int64_t *z, int64_t *a, int64_t d[2])
 {
-    int64_t total = 0, widest = 0;
+    int64_t at = 0, widest = 0;
     for (int l = 0; l < net->n_layers; l++) {
-        int64_t m = net->sizes[l + 1];
-        total += cap * m * (net->acts[l] == FP_IDENTITY ? 1 : 2);
+        const int64_t m = net->sizes[l + 1];
+        z[l] = at;
+        at += cap * m;
+        if (net->acts[l] == FP_IDENTITY) a[l] = z[l];
+        else { a[l] = at; at += cap * m; }
         widest = m > widest ? m : widest;
     }
-    return total + 2 * cap * widest;
+    d[0] = at;
+    d[1] = at + cap * widest;
+    return at + 2 * cap * widest;
+}
+
+int64_t fp_net_workspace_size(const fp_net *net, int64_t cap)
+{
+    int64_t z[FP_MAX_LAYERS], a[FP_MAX_LAYERS], d[2];
+    return fp_net_layout(net, cap, z, a, d);
 }
 
 #define FP_DOUBLE

@@ -90,8 +90,8 @@ class Network:
         for layer in self.layers:
             n_w = layer.n_in * layer.n_out
             layer.W = self._params[offset:offset + n_w].reshape(layer.n_in, layer.n_out)
-            layer.b = self._params[offset + n_w:offset + n_w + layer.n_out]
-            offset += n_w + layer.n_out
+            layer.b = self._params[offset + n_w:offset + layer.n_params]
+            offset += layer.n_params
 
     def _init_weights(self, rng):
         for layer in self.layers:
