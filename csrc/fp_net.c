@@ -1,5 +1,10 @@
-/* fp_net.c: whole-network passes and the training loop, instantiated for double and float. */
+/* fp_net.c: activations, losses, optimizer updates and whole-network passes, instantiated for
+ * double and float. One translation unit on purpose: the training loop calls the activation,
+ * loss and optimizer rules directly, so that the compiler can inline them into the small-layer
+ * paths, where a call and a dispatch cost as much as the arithmetic. */
 #include <math.h>
+#include <string.h>
+#include "fp_exp.h"
 #include "fp_kernels.h"
 #include "fp_parallel.h"
 
@@ -38,7 +43,13 @@ int64_t fp_net_workspace_size(const fp_net *net, int64_t cap)
 
 #define FP_DOUBLE
 #include "fp_type.h"
+#include "fp_activation.inc"
+#include "fp_loss.inc"
+#include "fp_optim.inc"
 #include "fp_net.inc"
 #undef FP_DOUBLE
 #include "fp_type.h"
+#include "fp_activation.inc"
+#include "fp_loss.inc"
+#include "fp_optim.inc"
 #include "fp_net.inc"
