@@ -45,6 +45,7 @@ USE_OPENMP = os.environ.get("FASTPROP_NO_OPENMP") != "1" and sys.platform != "wi
 # turn selects like the stable sigmoid's into branch-free vector code. Neither flag changes
 # any result (unlike -ffast-math, which is not used).
 COMPILE_ARGS = ["-O3", "-std=c11", "-fno-math-errno", "-fno-trapping-math", "-fno-strict-aliasing",
+                "-fno-semantic-interposition",
                 "-Wno-unused-function"]
 LINK_ARGS = []
 if USE_OPENMP:

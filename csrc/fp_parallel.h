@@ -12,6 +12,13 @@
 /* Work (in elements touched) below which a loop stays on one thread. */
 #define FP_PARALLEL_MIN 65536
 
+/* Inline every call in a function (its callees are static in the same translation unit). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define FP_FLATTEN __attribute__((flatten))
+#else
+#define FP_FLATTEN
+#endif
+
 /* Calls fn(ctx, lo, hi) over ranges covering [0, count): once with [0, count) when work is
  * below FP_PARALLEL_MIN or one thread is set, otherwise once per thread in parallel. */
 typedef void (*fp_range_fn)(void *ctx, int64_t lo, int64_t hi);
