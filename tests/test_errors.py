@@ -434,10 +434,12 @@ def test_read_only_inputs_are_not_copied_or_modified_by_fit(net, data):
 # ---- divergence ---------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("lr", [1e3, 1e10, 1e30, 1e100, 1e300])
-def test_divergence_raises_and_leaves_only_finite_params(dtype, lr):
+@pytest.mark.parametrize("hidden", [5, 60], ids=["32-params", "362-params"])  # one pass / two
+def test_divergence_raises_and_leaves_only_finite_params(dtype, lr, hidden):
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(20, 3)), rng.normal(size=(20, 2))
-    net = fp.mlp([3, 5, 2], hidden="relu", output="identity", loss="mse", dtype=dtype, seed=0)
+    net = fp.mlp([3, hidden, 2], hidden="relu", output="identity", loss="mse", dtype=dtype,
+                 seed=0)
     with pytest.raises(fp.TrainingDivergedError, match="diverged") as info:
         net.fit(X, y, epochs=50, batch_size=5, optimizer=fp.SGD(lr=lr), shuffle=False)
     assert isinstance(info.value, FloatingPointError)

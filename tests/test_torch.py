@@ -232,15 +232,22 @@ OPTIMIZERS = {
 }
 
 
-def optimizer_case(ref, dtype="float64"):
-    return random_case(ref, "tanh", "softmax", "cross_entropy", "labels", (4, 6, 3), dtype=dtype,
+def optimizer_case(ref, dtype="float64", arch=(4, 6, 3)):
+    return random_case(ref, "tanh", "softmax", "cross_entropy", "labels", arch, dtype=dtype,
                        seed=5, n=12)
 
 
+# Up to 256 parameters the update goes through the stack in one pass; beyond, a dry pass then
+# a write pass (csrc/fp_optim.inc): both paths are checked.
+OPTIMIZER_ARCHS = pytest.mark.parametrize("arch", [(4, 6, 3), (4, 40, 10)],
+                                          ids=["51-params", "610-params"])
+
+
+@OPTIMIZER_ARCHS
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
-def test_optimizer_update_equals_torch_optim_given_the_same_gradients(torch, ref, name):
+def test_optimizer_update_equals_torch_optim_given_the_same_gradients(torch, ref, name, arch):
     make_fp, make_torch = OPTIMIZERS[name]
-    net, X, y = optimizer_case(ref)
+    net, X, y = optimizer_case(ref, arch=arch)
     twin = TorchTwin(torch, net)
     opt, t_opt = make_fp(), make_torch(torch, twin.parameters())
     start = net.params.copy()
@@ -287,10 +294,11 @@ def test_full_batch_fit_without_shuffle_equals_torch_training(torch, ref, name):
     np.testing.assert_allclose(hist.loss, t_losses, rtol=1e-12)
 
 
+@OPTIMIZER_ARCHS
 @pytest.mark.parametrize("name", ["sgd-nesterov-weight-decay", "adam-weight-decay"])
-def test_optimizers_agree_with_torch_float32(torch, ref, name):
+def test_optimizers_agree_with_torch_float32(torch, ref, name, arch):
     make_fp, make_torch = OPTIMIZERS[name]
-    net, X, y = optimizer_case(ref, dtype="float32")
+    net, X, y = optimizer_case(ref, dtype="float32", arch=arch)
     X = X.astype(np.float32)
     twin = TorchTwin(torch, net)
     opt, t_opt = make_fp(), make_torch(torch, twin.parameters())
