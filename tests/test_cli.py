@@ -69,6 +69,7 @@ def test_bench_ratios_are_finite_positive_and_gradients_agree(quick_json):
         assert row["speedup_fd_over_backprop"] > 0
         assert row["max_rel_diff"] < 1e-3          # forward differences (float64)
         assert row["max_rel_diff_central"] < 1e-6  # central differences (float64)
+        assert 0 <= row["l2_rel_diff_central"] < 1e-6   # the same, norm-wise
 
 
 def test_bench_prints_an_aligned_table(quick_json):
