@@ -203,6 +203,9 @@ static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn
 #define SUP_GENERIC fp_dgemm_sup_generic
 #define UKR_AVX2 fp_dgemm_avx2_6x8
 #define SUP_AVX2 fp_dgemm_sup_avx2
+#define PACK_T fp_dgemm_pack_t
+#define PACK_AN_AVX2 fp_dgemm_avx2_pack_a_n6
+#define PACK_BT_AVX2 fp_dgemm_avx2_pack_b_t8
 #define DT_SLOT0 0
 #include "fp_gemm.c"
 #undef T
@@ -215,6 +218,9 @@ static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn
 #undef SUP_GENERIC
 #undef UKR_AVX2
 #undef SUP_AVX2
+#undef PACK_T
+#undef PACK_AN_AVX2
+#undef PACK_BT_AVX2
 #undef DT_SLOT0
 
 #define T float
@@ -227,6 +233,9 @@ static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn
 #define SUP_GENERIC fp_sgemm_sup_generic
 #define UKR_AVX2 fp_sgemm_avx2_6x16
 #define SUP_AVX2 fp_sgemm_sup_avx2
+#define PACK_T fp_sgemm_pack_t
+#define PACK_AN_AVX2 fp_sgemm_avx2_pack_a_n6
+#define PACK_BT_AVX2 fp_sgemm_avx2_pack_b_t16
 #define DT_SLOT0 FP_SLOTS_PER_DT
 #include "fp_gemm.c"
 
@@ -236,11 +245,15 @@ typedef struct {
     fp_gemm_blk blk;
     UKR_T ukr;
     SUP_T sup;
+    PACK_T pack_an;   /* full MR-row panel of A (not transposed), or NULL */
+    PACK_T pack_bt;   /* full NR-row panel of B^T, or NULL */
 } P(gemm_cfg);
 
-static const P(gemm_cfg) P(gemm_cfg_generic) = { { BLK_GENERIC }, UKR_GENERIC, SUP_GENERIC };
+static const P(gemm_cfg) P(gemm_cfg_generic) = { { BLK_GENERIC }, UKR_GENERIC, SUP_GENERIC,
+                                                 NULL, NULL };
 #if FP_GEMM_HAVE_X86
-static const P(gemm_cfg) P(gemm_cfg_avx2) = { { BLK_AVX2 }, UKR_AVX2, SUP_AVX2 };
+static const P(gemm_cfg) P(gemm_cfg_avx2) = { { BLK_AVX2 }, UKR_AVX2, SUP_AVX2,
+                                              PACK_AN_AVX2, PACK_BT_AVX2 };
 #endif
 
 static const P(gemm_cfg) *P(gemm_config)(void)
@@ -291,13 +304,14 @@ static FP_INLINE void P(gemm_pack_a_t)(const int MRC, fp_idx k, const T *s, fp_i
 /* Pack op(A)[i0:i0+m, p0:p0+k] into MR-tall micro-panels: panel r holds rows r*MR.., with
  * element (i, p) at panel[p*MR + i]; rows beyond m are zero. */
 static void P(gemm_pack_a)(int trans_a, fp_idx m, fp_idx k, const T *A, fp_idx lda,
-                           fp_idx i0, fp_idx p0, int mr, T *dst)
+                           fp_idx i0, fp_idx p0, int mr, PACK_T pack_an, T *dst)
 {
     fp_idx r = 0;
     for (; r + mr <= m; r += mr) {
         T *d = dst + r * k;
         if (!trans_a) {
             const T *s = A + (i0 + r) * lda + p0;
+            if (pack_an) { pack_an(k, s, lda, d); continue; }
             switch (mr) {
             case 6: P(gemm_pack_a_n)(6, k, s, lda, d); break;
             case 4: P(gemm_pack_a_n)(4, k, s, lda, d); break;
@@ -359,7 +373,8 @@ static FP_INLINE void P(gemm_pack_b_t)(const int NRC, fp_idx n, fp_idx k, const 
  * (panel t at dst + t*k*NR, element (p, j) at p*NR + j). B not transposed: split by rows p,
  * reading whole rows of B sequentially; transposed: split by micro-panels. */
 static void P(gemm_pack_b)(int trans_b, fp_idx n, fp_idx k, const T *B, fp_idx ldb,
-                           fp_idx p0, fp_idx j0, int nr, T *dst, int tid, int nth)
+                           fp_idx p0, fp_idx j0, int nr, PACK_T pack_bt, T *dst, int tid,
+                           int nth)
 {
     if (!trans_b) {
         const fp_idx pb = k * tid / nth, pe = k * (tid + 1) / nth;
@@ -379,6 +394,7 @@ static void P(gemm_pack_b)(int trans_b, fp_idx n, fp_idx k, const T *B, fp_idx l
             const fp_idx jj = jt * nr, nn = n - jj < nr ? n - jj : nr;
             const T *s = B + (j0 + jj) * ldb + p0;
             T *d = dst + jj * k;
+            if (pack_bt && nn == nr) { pack_bt(k, s, ldb, d); continue; }
             switch (nr) {
             case 16: P(gemm_pack_b_t)(16, nn, k, s, ldb, d); break;
             case 8: P(gemm_pack_b_t)(8, nn, k, s, ldb, d); break;
@@ -434,7 +450,8 @@ static void P(gemm_run)(const P(gemm_ctx) *x, int tid, int nth, T *abuf)
             const T *bias = pc == 0 ? x->bias : NULL;
 
             /* the team packs the shared B panel together */
-            P(gemm_pack_b)(x->tb, ncur, kcur, x->B, x->ldb, pc, jc, nr, bbuf, tid, nth);
+            P(gemm_pack_b)(x->tb, ncur, kcur, x->B, x->ldb, pc, jc, nr, x->cfg->pack_bt, bbuf,
+                           tid, nth);
 #ifdef _OPENMP
             if (nth > 1) {
 #pragma omp barrier
@@ -443,7 +460,7 @@ static void P(gemm_run)(const P(gemm_ctx) *x, int tid, int nth, T *abuf)
             for (fp_idx ic = i_beg; ic < i_end; ic += MC) {
                 const fp_idx mcur = i_end - ic < MC ? i_end - ic : MC;
                 if (jt_beg >= jt_end) break;
-                P(gemm_pack_a)(x->ta, mcur, kcur, x->A, x->lda, ic, pc, mr, abuf);
+                P(gemm_pack_a)(x->ta, mcur, kcur, x->A, x->lda, ic, pc, mr, x->cfg->pack_an, abuf);
 
                 for (fp_idx jt = jt_beg; jt < jt_end; jt++) {
                     const fp_idx j0 = jt * nr, nn = ncur - j0 < nr ? ncur - j0 : nr;

@@ -186,6 +186,134 @@ FP_AVX2 void fp_sgemm_avx2_6x16(fp_idx k, float alpha, const float *a, const flo
 }
 
 /* ---------------------------------------------------------------------------------------
+ * Packing of the two gathers (contracts in fp_gemm_kernels.h): in-register transposes of
+ * 4-wide (f64) / 8-wide (f32) column blocks, scalar tail for the last k % 4 (k % 8) columns.
+ * The copies (pack_a_t, pack_b_row) stay in the frame: the compiler vectorises them.
+ * --------------------------------------------------------------------------------------- */
+FP_AVX2 void fp_dgemm_avx2_pack_a_n6(fp_idx k, const double *s, fp_idx lda, double *d)
+{
+    const double *s0 = s, *s1 = s + lda, *s2 = s + 2 * lda, *s3 = s + 3 * lda;
+    const double *s4 = s + 4 * lda, *s5 = s + 5 * lda;
+    fp_idx p = 0;
+    /* 6 rows x 4 columns -> 24 contiguous values: columns p..p+3, 6 rows each */
+    for (; p + 4 <= k; p += 4, d += 24) {
+        const __m256d r0 = _mm256_loadu_pd(s0 + p), r1 = _mm256_loadu_pd(s1 + p);
+        const __m256d r2 = _mm256_loadu_pd(s2 + p), r3 = _mm256_loadu_pd(s3 + p);
+        const __m256d r4 = _mm256_loadu_pd(s4 + p), r5 = _mm256_loadu_pd(s5 + p);
+        const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+        const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+        const __m256d u = _mm256_unpacklo_pd(r4, r5), v = _mm256_unpackhi_pd(r4, r5);
+        _mm256_storeu_pd(d + 0, _mm256_permute2f128_pd(t0, t2, 0x20));
+        _mm256_storeu_pd(d + 4, _mm256_permute2f128_pd(u, t1, 0x20));
+        _mm256_storeu_pd(d + 8, _mm256_permute2f128_pd(t3, v, 0x20));
+        _mm256_storeu_pd(d + 12, _mm256_permute2f128_pd(t0, t2, 0x31));
+        _mm256_storeu_pd(d + 16, _mm256_permute2f128_pd(u, t1, 0x31));
+        _mm256_storeu_pd(d + 20, _mm256_permute2f128_pd(t3, v, 0x31));
+    }
+    for (; p < k; p++, d += 6) {
+        d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
+    }
+}
+
+FP_AVX2 void fp_sgemm_avx2_pack_a_n6(fp_idx k, const float *s, fp_idx lda, float *d)
+{
+    const float *s0 = s, *s1 = s + lda, *s2 = s + 2 * lda, *s3 = s + 3 * lda;
+    const float *s4 = s + 4 * lda, *s5 = s + 5 * lda;
+    fp_idx p = 0;
+    /* 6 rows x 8 columns -> 48 values. Each 128-bit lane transposes its own 4 columns
+     * (in-lane shuffles); x0..x5 are the 6 quarter-rows of output for columns p..p+3 (low
+     * lanes) and p+4..p+7 (high lanes). */
+    for (; p + 8 <= k; p += 8, d += 48) {
+        const __m256 r0 = _mm256_loadu_ps(s0 + p), r1 = _mm256_loadu_ps(s1 + p);
+        const __m256 r2 = _mm256_loadu_ps(s2 + p), r3 = _mm256_loadu_ps(s3 + p);
+        const __m256 r4 = _mm256_loadu_ps(s4 + p), r5 = _mm256_loadu_ps(s5 + p);
+        const __m256 a0 = _mm256_unpacklo_ps(r0, r1), a1 = _mm256_unpackhi_ps(r0, r1);
+        const __m256 a2 = _mm256_unpacklo_ps(r2, r3), a3 = _mm256_unpackhi_ps(r2, r3);
+        const __m256 c0 = _mm256_shuffle_ps(a0, a2, 0x44), c1 = _mm256_shuffle_ps(a0, a2, 0xEE);
+        const __m256 c2 = _mm256_shuffle_ps(a1, a3, 0x44), c3 = _mm256_shuffle_ps(a1, a3, 0xEE);
+        const __m256 u = _mm256_unpacklo_ps(r4, r5), v = _mm256_unpackhi_ps(r4, r5);
+        const __m256 x0 = c0, x1 = _mm256_shuffle_ps(u, c1, 0x44);
+        const __m256 x2 = _mm256_shuffle_ps(c1, u, 0xEE), x3 = c2;
+        const __m256 x4 = _mm256_shuffle_ps(v, c3, 0x44), x5 = _mm256_shuffle_ps(c3, v, 0xEE);
+        _mm256_storeu_ps(d + 0, _mm256_permute2f128_ps(x0, x1, 0x20));
+        _mm256_storeu_ps(d + 8, _mm256_permute2f128_ps(x2, x3, 0x20));
+        _mm256_storeu_ps(d + 16, _mm256_permute2f128_ps(x4, x5, 0x20));
+        _mm256_storeu_ps(d + 24, _mm256_permute2f128_ps(x0, x1, 0x31));
+        _mm256_storeu_ps(d + 32, _mm256_permute2f128_ps(x2, x3, 0x31));
+        _mm256_storeu_ps(d + 40, _mm256_permute2f128_ps(x4, x5, 0x31));
+    }
+    for (; p < k; p++, d += 6) {
+        d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
+    }
+}
+
+/* 4 rows x 4 columns of doubles -> the 4 columns, as rows of 4 */
+FP_AVX2_INLINE void d_tr4(const double *s, fp_idx ld, __m256d *c0, __m256d *c1, __m256d *c2,
+                          __m256d *c3)
+{
+    const __m256d r0 = _mm256_loadu_pd(s), r1 = _mm256_loadu_pd(s + ld);
+    const __m256d r2 = _mm256_loadu_pd(s + 2 * ld), r3 = _mm256_loadu_pd(s + 3 * ld);
+    const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+    const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+    *c0 = _mm256_permute2f128_pd(t0, t2, 0x20);
+    *c1 = _mm256_permute2f128_pd(t1, t3, 0x20);
+    *c2 = _mm256_permute2f128_pd(t0, t2, 0x31);
+    *c3 = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+
+FP_AVX2 void fp_dgemm_avx2_pack_b_t8(fp_idx k, const double *s, fp_idx ldb, double *d)
+{
+    fp_idx p = 0;
+    for (; p + 4 <= k; p += 4, d += 32) {
+        __m256d a0, a1, a2, a3, b0, b1, b2, b3;
+        d_tr4(s + p, ldb, &a0, &a1, &a2, &a3);
+        d_tr4(s + 4 * ldb + p, ldb, &b0, &b1, &b2, &b3);
+        _mm256_storeu_pd(d + 0, a0);  _mm256_storeu_pd(d + 4, b0);
+        _mm256_storeu_pd(d + 8, a1);  _mm256_storeu_pd(d + 12, b1);
+        _mm256_storeu_pd(d + 16, a2); _mm256_storeu_pd(d + 20, b2);
+        _mm256_storeu_pd(d + 24, a3); _mm256_storeu_pd(d + 28, b3);
+    }
+    for (; p < k; p++, d += 8)
+        for (int j = 0; j < 8; j++) d[j] = s[j * ldb + p];
+}
+
+/* 8 rows x 8 columns of floats, transposed: column q of the block goes to d[q * ldd] */
+FP_AVX2_INLINE void s_tr8(const float *s, fp_idx ld, float *d, fp_idx ldd)
+{
+    const __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + ld);
+    const __m256 r2 = _mm256_loadu_ps(s + 2 * ld), r3 = _mm256_loadu_ps(s + 3 * ld);
+    const __m256 r4 = _mm256_loadu_ps(s + 4 * ld), r5 = _mm256_loadu_ps(s + 5 * ld);
+    const __m256 r6 = _mm256_loadu_ps(s + 6 * ld), r7 = _mm256_loadu_ps(s + 7 * ld);
+    const __m256 a0 = _mm256_unpacklo_ps(r0, r1), a1 = _mm256_unpackhi_ps(r0, r1);
+    const __m256 a2 = _mm256_unpacklo_ps(r2, r3), a3 = _mm256_unpackhi_ps(r2, r3);
+    const __m256 a4 = _mm256_unpacklo_ps(r4, r5), a5 = _mm256_unpackhi_ps(r4, r5);
+    const __m256 a6 = _mm256_unpacklo_ps(r6, r7), a7 = _mm256_unpackhi_ps(r6, r7);
+    const __m256 b0 = _mm256_shuffle_ps(a0, a2, 0x44), b1 = _mm256_shuffle_ps(a0, a2, 0xEE);
+    const __m256 b2 = _mm256_shuffle_ps(a1, a3, 0x44), b3 = _mm256_shuffle_ps(a1, a3, 0xEE);
+    const __m256 b4 = _mm256_shuffle_ps(a4, a6, 0x44), b5 = _mm256_shuffle_ps(a4, a6, 0xEE);
+    const __m256 b6 = _mm256_shuffle_ps(a5, a7, 0x44), b7 = _mm256_shuffle_ps(a5, a7, 0xEE);
+    _mm256_storeu_ps(d + 0 * ldd, _mm256_permute2f128_ps(b0, b4, 0x20));
+    _mm256_storeu_ps(d + 1 * ldd, _mm256_permute2f128_ps(b1, b5, 0x20));
+    _mm256_storeu_ps(d + 2 * ldd, _mm256_permute2f128_ps(b2, b6, 0x20));
+    _mm256_storeu_ps(d + 3 * ldd, _mm256_permute2f128_ps(b3, b7, 0x20));
+    _mm256_storeu_ps(d + 4 * ldd, _mm256_permute2f128_ps(b0, b4, 0x31));
+    _mm256_storeu_ps(d + 5 * ldd, _mm256_permute2f128_ps(b1, b5, 0x31));
+    _mm256_storeu_ps(d + 6 * ldd, _mm256_permute2f128_ps(b2, b6, 0x31));
+    _mm256_storeu_ps(d + 7 * ldd, _mm256_permute2f128_ps(b3, b7, 0x31));
+}
+
+FP_AVX2 void fp_sgemm_avx2_pack_b_t16(fp_idx k, const float *s, fp_idx ldb, float *d)
+{
+    fp_idx p = 0;
+    for (; p + 8 <= k; p += 8, d += 128) {
+        s_tr8(s + p, ldb, d, 16);
+        s_tr8(s + 8 * ldb + p, ldb, d + 8, 16);
+    }
+    for (; p < k; p++, d += 16)
+        for (int j = 0; j < 16; j++) d[j] = s[j * ldb + p];
+}
+
+/* ---------------------------------------------------------------------------------------
  * Small-operand path (no packing). Register tile: mr (<= 6) rows x 2 vectors, reading
  * op(A) elements by broadcast (any stride, so trans_a is free) and B rows directly.
  * mr and `masked` are compile-time constants after inlining (one specialisation each).

@@ -108,6 +108,11 @@ typedef void (*fp_sgemm_sup_t)(int trans_a, fp_idx M, fp_idx N, fp_idx K, float 
                                const float *A, fp_idx lda, const float *B, fp_idx ldb,
                                float beta, float *C, fp_idx ldc, const float *bias);
 
+/* Packing of one full micro-panel (MR rows of A or NR rows of B^T, row stride ld, k values
+ * each) into the packed layout; NULL in a configuration means the frame's portable loop. */
+typedef void (*fp_dgemm_pack_t)(fp_idx k, const double *s, fp_idx ld, double *d);
+typedef void (*fp_sgemm_pack_t)(fp_idx k, const float *s, fp_idx ld, float *d);
+
 /* Portable micro-kernels (fp_gemm_generic.c), MR x NR = FP_GEN_{D,S}_MR x FP_GEN_{D,S}_NR. */
 void fp_dgemm_generic_4x4(fp_idx k, double alpha, const double *a, const double *b,
                           double beta, double *c, fp_idx ldc, const double *bias);
@@ -141,6 +146,13 @@ void fp_dgemm_sup_avx2(int trans_a, fp_idx M, fp_idx N, fp_idx K, double alpha,
 void fp_sgemm_sup_avx2(int trans_a, fp_idx M, fp_idx N, fp_idx K, float alpha,
                        const float *A, fp_idx lda, const float *B, fp_idx ldb,
                        float beta, float *C, fp_idx ldc, const float *bias);
+/* AVX2 packing of full micro-panels for the two gathers (layouts above), k >= 0:
+ * pack_a_n<MR>: MR rows of A (row stride lda), k columns each -> d[p*MR + i] = s[i*lda + p];
+ * pack_b_t<NR>: NR rows of B (row stride ldb), k columns each -> d[p*NR + j] = s[j*ldb + p]. */
+void fp_dgemm_avx2_pack_a_n6(fp_idx k, const double *s, fp_idx lda, double *d);
+void fp_sgemm_avx2_pack_a_n6(fp_idx k, const float *s, fp_idx lda, float *d);
+void fp_dgemm_avx2_pack_b_t8(fp_idx k, const double *s, fp_idx ldb, double *d);
+void fp_sgemm_avx2_pack_b_t16(fp_idx k, const float *s, fp_idx ldb, float *d);
 #endif
 
 #endif
