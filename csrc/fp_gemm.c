@@ -297,8 +297,8 @@ static FP_INLINE void P(gemm_pack_a_n)(const int MRC, fp_idx k, const T *s, fp_i
 /* MRC columns of A (op(A) = A^T): row p of A holds op(A)[.., p] contiguously. */
 static FP_INLINE void P(gemm_pack_a_t)(const int MRC, fp_idx k, const T *s, fp_idx lda, T *d)
 {
-    for (fp_idx p = 0; p < k; p++)
-        for (int i = 0; i < MRC; i++) d[p * MRC + i] = s[p * lda + i];
+    /* memcpy of a constant size becomes vector moves; the element loop stayed scalar */
+    for (fp_idx p = 0; p < k; p++) memcpy(d + p * MRC, s + p * lda, (size_t)MRC * sizeof(T));
 }
 
 /* Pack op(A)[i0:i0+m, p0:p0+k] into MR-tall micro-panels: panel r holds rows r*MR.., with
@@ -344,8 +344,7 @@ static void P(gemm_pack_a)(int trans_a, fp_idx m, fp_idx k, const T *A, fp_idx l
 static FP_INLINE void P(gemm_pack_b_row)(const int NRC, fp_idx n, fp_idx k, const T *s, T *d)
 {
     fp_idx j = 0;
-    for (; j + NRC <= n; j += NRC, d += k * NRC)
-        for (int t = 0; t < NRC; t++) d[t] = s[j + t];
+    for (; j + NRC <= n; j += NRC, d += k * NRC) memcpy(d, s + j, (size_t)NRC * sizeof(T));
     if (j < n) {
         int t = 0;
         for (; t < n - j; t++) d[t] = s[j + t];

@@ -188,7 +188,7 @@ FP_AVX2 void fp_sgemm_avx2_6x16(fp_idx k, float alpha, const float *a, const flo
 /* ---------------------------------------------------------------------------------------
  * Packing of the two gathers (contracts in fp_gemm_kernels.h): in-register transposes of
  * 4-wide (f64) / 8-wide (f32) column blocks, scalar tail for the last k % 4 (k % 8) columns.
- * The copies (pack_a_t, pack_b_row) stay in the frame: the compiler vectorises them.
+ * The copies (pack_a_t, pack_b_row) stay in the frame (constant-size memcpy).
  * --------------------------------------------------------------------------------------- */
 FP_AVX2 void fp_dgemm_avx2_pack_a_n6(fp_idx k, const double *s, fp_idx lda, double *d)
 {
