@@ -1,13 +1,15 @@
-/* fp_exp.h: expf(x) for x <= 0, written in plain arithmetic so that loops calling it vectorise
- * (a libm call per element cannot); float only: for double, libm's table-driven exp is as fast
- * as a 2-wide SSE2 polynomial (measured 12 vs 15 us for 2048 sigmoids), so it stays. Used where
- * the argument is known to be non-positive: the stable sigmoid (exp(-|z|)) and the
- * max-subtracted softmax (exp(z - max z)).
+/* fp_exp.h: exp(x) for x <= 0 in float and double, written in plain arithmetic so that loops
+ * calling it vectorise (a libm call per element cannot) and need no call. Used where the
+ * argument is known to be non-positive: the stable sigmoid (exp(-|z|)) and the max-subtracted
+ * softmax (exp(z - max z)). Measured, one thread, against libm: float sigmoid 2x faster; double
+ * sigmoid 1.9x faster over 65536 elements (680 -> 325..365 us), 1.1x over 2048.
  *
- * Method: x = n ln2 + r with |r| <= ln2/2 (Cody-Waite, ln2 split in two), exp(r) by its
- * degree-7 Taylor series (truncation below half an ulp), times 2^n built in the exponent bits.
- * Arguments below the smallest normal result (-87) give 0; NaN gives NaN. Accuracy
- * (csrc/tests/exp_check.c): within 1 ulp of libm's expf over [-87, 0]. */
+ * Method: x = n ln2 + r with |r| <= ln2/2 (Cody-Waite, ln2 split in two), exp(r) by its Taylor
+ * series (float: degree 7 by Horner; double: degree 13, 1 + r + r^2 q(r) with q by Estrin, whose shorter dependency
+ * chain matters in small layers), times 2^n built in the exponent bits. Arguments whose result
+ * is below the smallest normal number (float: -87, double: -708) give 0 where libm gives a
+ * subnormal; NaN gives NaN. Accuracy (csrc/tests/exp_check.c): within 1 ulp of libm's expf over
+ * [-87, 0], within 1 ulp of libm's exp over [-708, 0]. */
 #ifndef FP_EXP_H
 #define FP_EXP_H
 
@@ -35,6 +37,30 @@ static inline float fp_exp_nonpos_s(float x)
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return x < -87.0f ? 0.0f : p * scale;
+}
+
+static inline double fp_exp_nonpos_d(double x)
+{
+    const double shifter = 6755399441055744.0;            /* 1.5 * 2^52 */
+    const double xc = x < -708.0 ? -708.0 : x;
+    const double t = xc * 1.4426950408889634 + shifter;
+    const double n = t - shifter;
+    const double r = (xc - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+    /* exp(r) = 1 + (r + r^2 q(r)), q of degree 11 by Estrin; the 1 is added last */
+    const double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+    const double c0 = 1.0 / 2 + r * (1.0 / 6), c1 = 1.0 / 24 + r * (1.0 / 120);
+    const double c2 = 1.0 / 720 + r * (1.0 / 5040), c3 = 1.0 / 40320 + r * (1.0 / 362880);
+    const double c4 = 1.0 / 3628800 + r * (1.0 / 39916800);
+    const double c5 = 1.0 / 479001600 + r * (1.0 / 6227020800.0);
+    const double d0 = c0 + r2 * c1, d1 = c2 + r2 * c3, d2 = c4 + r2 * c5;
+    const double q = (d0 + r4 * d1) + r8 * d2;
+    const double p = 1.0 + (r + r2 * q);
+    uint64_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    bits = (bits << 52) + ((uint64_t)1023 << 52);
+    double scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return x < -708.0 ? 0.0 : p * scale;
 }
 
 #endif

@@ -20,9 +20,7 @@
 #define FP_T double
 #define FPN(name) fp_d_##name
 #define FPM_EXP exp
-/* exp of x <= 0. double: libm's table-driven exp is as fast as the 2-wide SSE2 polynomial of
- * fp_exp.h, so it stays (measured: 12 vs 15 us for 2048 sigmoids); float: fp_exp.h, 2x faster. */
-#define FPM_EXP_NONPOS exp
+#define FPM_EXP_NONPOS fp_exp_nonpos_d   /* fp_exp.h: exp of x <= 0, vectorisable */
 #define FPM_LOG log
 #define FPM_LOG1P log1p
 #define FPM_TANH tanh
