@@ -177,12 +177,14 @@ static void *fp_gemm_tls_buf(int slot, size_t bytes)
 }
 
 /* Thread grid for nth threads: tm x tn with tm*tn == nth, minimising the tiles of the
- * busiest thread (ties: split rows, which does not duplicate the packing of A). */
+ * busiest thread. Ties go to splitting columns only (tm == 1): every thread then packs just
+ * the B panels it reads and the team never waits at a barrier, which matters most when the
+ * host is busy and a waiting thread holds a core its partner needs. */
 static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn)
 {
     fp_idx best = -1;
-    *tm = nth; *tn = 1;
-    for (int a = nth; a >= 1; a--) {
+    *tm = 1; *tn = nth;
+    for (int a = 1; a <= nth; a++) {
         if (nth % a) continue;
         const int b = nth / a;
         const fp_idx cost = ((mtiles + a - 1) / a) * ((ntiles + b - 1) / b);
@@ -431,6 +433,9 @@ static void P(gemm_run)(const P(gemm_ctx) *x, int tid, int nth, T *abuf)
     int tm, tn;
     fp_gemm_grid(nth, mtiles, (nc0 + nr - 1) / nr, &tm, &tn);
     const int ti = tid / tn, tj = tid % tn;
+    /* one column block split by columns only: each thread packs its own panels (whose place
+     * then never changes), and nobody waits at a barrier */
+    const int shared_b = tm > 1 || N > NC;
     const fp_idx i_beg = mtiles * ti / tm * mr;
     fp_idx i_end = mtiles * (ti + 1) / tm * mr;
     if (i_end > M) i_end = M;
@@ -448,14 +453,22 @@ static void P(gemm_run)(const P(gemm_ctx) *x, int tid, int nth, T *abuf)
             const T beta = pc == 0 ? x->beta : (T)1;
             const T *bias = pc == 0 ? x->bias : NULL;
 
-            /* the team packs the shared B panel together */
-            P(gemm_pack_b)(x->tb, ncur, kcur, x->B, x->ldb, pc, jc, nr, x->cfg->pack_bt, bbuf,
-                           tid, nth);
+            if (shared_b) {   /* the team packs the shared B panel together */
+                P(gemm_pack_b)(x->tb, ncur, kcur, x->B, x->ldb, pc, jc, nr, x->cfg->pack_bt,
+                               bbuf, tid, nth);
 #ifdef _OPENMP
-            if (nth > 1) {
 #pragma omp barrier
-            }
 #endif
+            } else if (jt_beg < jt_end) {
+                /* this thread's panels only, at a place that does not depend on kcur (so no
+                 * other thread's panels of another block overlap them) */
+                const fp_idx j0 = jt_beg * nr;
+                const fp_idx nn = (jt_end * nr < ncur ? jt_end * nr : ncur) - j0;
+                P(gemm_pack_b)(x->tb, nn, kcur, x->B, x->ldb, pc, jc + j0, nr, x->cfg->pack_bt,
+                               bbuf + j0 * KC, 0, 1);
+            }
+            /* panel jt of this block starts at bblk + jt * nr * kcur */
+            T *const bblk = shared_b ? bbuf : bbuf + jt_beg * nr * (KC - kcur);
             for (fp_idx ic = i_beg; ic < i_end; ic += MC) {
                 const fp_idx mcur = i_end - ic < MC ? i_end - ic : MC;
                 if (jt_beg >= jt_end) break;
@@ -463,7 +476,7 @@ static void P(gemm_run)(const P(gemm_ctx) *x, int tid, int nth, T *abuf)
 
                 for (fp_idx jt = jt_beg; jt < jt_end; jt++) {
                     const fp_idx j0 = jt * nr, nn = ncur - j0 < nr ? ncur - j0 : nr;
-                    const T *bp = bbuf + j0 * kcur;
+                    const T *bp = bblk + j0 * kcur;
                     const T *biasj = bias ? bias + jc + j0 : NULL;
                     for (fp_idx ir = 0; ir < mcur; ir += mr) {
                         const fp_idx mm = mcur - ir < mr ? mcur - ir : mr;
@@ -495,7 +508,7 @@ static void P(gemm_run)(const P(gemm_ctx) *x, int tid, int nth, T *abuf)
 #ifdef _OPENMP
             /* nobody repacks B before everyone is done with it (not needed after the last
              * panel: the end of the parallel region waits anyway) */
-            if (nth > 1 && (pc + KC < K || jc + NC < N)) {
+            if (shared_b && (pc + KC < K || jc + NC < N)) {
 #pragma omp barrier
             }
 #endif
