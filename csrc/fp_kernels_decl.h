@@ -27,6 +27,9 @@ void FPN(loss_gradient)(int loss, int act, int64_t n, int64_t m, const FP_T *Z, 
  * (a NaN/inf gradient or an overflow); 0 after a normal update. */
 int FPN(optim_step)(const fp_optim *opt, int64_t N, FP_T *params, const FP_T *grad, FP_T *state);
 
+/* 1 when every x[0..n) is finite (no NaN, no infinity), else 0. */
+int FPN(all_finite)(int64_t n, const FP_T *x);
+
 /* Forward pass of n rows of X (n x sizes[0]) through the network; returns the output
  * activations (n x sizes[L], inside ws). ws holds fp_net_workspace_size(net, cap) elements,
  * n <= cap. */

@@ -56,6 +56,8 @@ cdef extern from "fp_kernels.h" nogil:
                             const double *A, const double *Y, double *dZ)
     void fp_s_loss_gradient(int loss, int act, int64_t n, int64_t m, const float *Z,
                             const float *A, const float *Y, float *dZ)
+    int fp_d_all_finite(int64_t n, const double *x)
+    int fp_s_all_finite(int64_t n, const float *x)
     int fp_d_optim_step(const fp_optim *opt, int64_t N, double *params, const double *grad,
                          double *state)
     int fp_s_optim_step(const fp_optim *opt, int64_t N, float *params, const float *grad,

@@ -134,6 +134,20 @@ def loss_gradient(int loss, int act, const floating[:, ::1] Z, const floating[:,
             fp_s_loss_gradient(loss, act, n, m, &Z[0, 0], &A[0, 0], &Y[0, 0], &dZ[0, 0])
 
 
+def all_finite(const floating[::1] x):
+    """True when no element of x is NaN or infinite (one read pass, nothing allocated)."""
+    cdef int64_t n = x.shape[0]
+    cdef int ok = 1
+    if n == 0:
+        return True
+    with nogil:
+        if floating is double:
+            ok = fp_d_all_finite(n, &x[0])
+        else:
+            ok = fp_s_all_finite(n, &x[0])
+    return bool(ok)
+
+
 def simd_path():
     """The GEMM instruction-set path chosen at run time."""
     return fp_gemm_isa().decode()

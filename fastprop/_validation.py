@@ -6,7 +6,9 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_features", "as_int", "as_float", "resolve_dtype"]
+from fastprop import _kernels
+
+__all__ = ["all_finite", "as_features", "as_int", "as_float", "resolve_dtype"]
 
 
 def resolve_dtype(dtype, argument="dtype"):
@@ -35,8 +37,16 @@ def as_numeric_array(a, argument):
     return arr
 
 
+def all_finite(arr):
+    """np.isfinite(arr).all(); compiled for contiguous float32/float64 (one read pass, no
+    boolean temporary the size of the data)."""
+    if arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous:
+        return _kernels.all_finite(arr.reshape(-1))
+    return bool(np.isfinite(arr).all())
+
+
 def check_finite(arr, argument):
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+    if arr.dtype.kind == "f" and not all_finite(arr):
         bad = "NaN" if np.isnan(arr).any() else "infinity"
         raise ValueError(f"{argument}: expected finite values, got {bad}")
 

@@ -7,7 +7,7 @@ it updates."""
 import numpy as np
 
 from fastprop import _network
-from fastprop._validation import as_float
+from fastprop._validation import all_finite, as_float
 
 __all__ = ["SGD", "Adam"]
 
@@ -47,7 +47,7 @@ class Optimizer:
         if g.dtype.kind not in "biuf":
             raise TypeError(f"grad: expected a real numeric dtype, got {g.dtype}")
         g = np.ascontiguousarray(g, dtype=net.dtype)
-        if not np.isfinite(g).all():
+        if not all_finite(g):
             raise ValueError("grad: expected finite values, got NaN or infinity")
         if not _network.optim_step(*self._args(), self._step, net.params, g, state):
             raise FloatingPointError(

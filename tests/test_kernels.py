@@ -420,3 +420,22 @@ def test_network_with_huge_logits_backprops_finite_values_without_warnings(dtype
         value, grad = strict(net.backprop, X, y)
         assert np.isfinite(value) and np.isfinite(grad).all()
         assert value > 100
+
+
+# ---- finiteness check ---------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5, 8, 13, 64, 1001])
+def test_all_finite_agrees_with_numpy_wherever_the_bad_value_is(dtype, n):
+    kernel = _kernels.all_finite["float"] if dtype == np.float32 else _kernels.all_finite["double"]
+    info = np.finfo(dtype)
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=n).astype(dtype)
+    if n >= 4:   # the extremes of the finite range are finite
+        x[:4] = [info.max, -info.max, info.tiny, info.smallest_subnormal]
+    assert kernel(x) is True
+    for bad in (np.nan, -np.nan, np.inf, -np.inf):
+        for at in {0, n // 2, n - 1} if n else ():
+            y = x.copy()
+            y[at] = bad
+            assert kernel(y) is False, (bad, at)
+            assert kernel(y) == bool(np.isfinite(y).all())
