@@ -567,3 +567,28 @@ def test_load_of_a_missing_file_raises_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         fp.load(tmp_path / "nothing-here.npz")
     assert not os.path.exists(tmp_path / "nothing-here.npz")
+
+
+@pytest.mark.parametrize("hidden", [5, 60], ids=["32-params", "362-params"])  # one pass / two
+@pytest.mark.parametrize("make", [lambda: fp.SGD(lr=1e38, momentum=0.9),
+                                  lambda: fp.SGD(lr=1e38, momentum=0.9, nesterov=True),
+                                  lambda: fp.Adam(lr=1e38)],
+                         ids=["momentum", "nesterov", "adam"])
+def test_an_overflowing_update_changes_neither_params_nor_optimizer_state(make, hidden):
+    # float32: a few finite steps, then one whose lr * update overflows; the refused step must
+    # leave params, the optimizer state and its step count exactly as they were.
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+    net = fp.mlp([3, hidden, 2], hidden="tanh", output="identity", loss="mse",
+                 dtype="float32", seed=0)
+    opt = make()
+    opt.lr = 1e-3
+    for _ in range(3):
+        opt.step(net, net.backprop(X, y)[1])
+    params, state, steps = net.params.copy(), opt._state.copy(), opt.steps
+    opt.lr = 1e38
+    with pytest.raises(FloatingPointError, match="overflow"):
+        opt.step(net, net.backprop(X, y)[1] * 1e4)
+    assert net.params.tobytes() == params.tobytes()
+    assert opt._state.tobytes() == state.tobytes()
+    assert opt.steps == steps
