@@ -434,7 +434,8 @@ def test_read_only_inputs_are_not_copied_or_modified_by_fit(net, data):
 # ---- divergence ---------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("lr", [1e3, 1e10, 1e30, 1e100, 1e300])
-@pytest.mark.parametrize("hidden", [5, 60], ids=["32-params", "362-params"])  # one pass / two
+# one-pass update / dry pass + write pass (more than FP_OPTIM_ONE_PASS = 8192 parameters)
+@pytest.mark.parametrize("hidden", [5, 1400], ids=["32-params", "8402-params"])
 def test_divergence_raises_and_leaves_only_finite_params(dtype, lr, hidden):
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(20, 3)), rng.normal(size=(20, 2))
@@ -569,7 +570,8 @@ def test_load_of_a_missing_file_raises_file_not_found(tmp_path):
     assert not os.path.exists(tmp_path / "nothing-here.npz")
 
 
-@pytest.mark.parametrize("hidden", [5, 60], ids=["32-params", "362-params"])  # one pass / two
+# one-pass update / dry pass + write pass (more than FP_OPTIM_ONE_PASS = 8192 parameters)
+@pytest.mark.parametrize("hidden", [5, 1400], ids=["32-params", "8402-params"])
 @pytest.mark.parametrize("make", [lambda: fp.SGD(lr=1e38, momentum=0.9),
                                   lambda: fp.SGD(lr=1e38, momentum=0.9, nesterov=True),
                                   lambda: fp.Adam(lr=1e38)],
@@ -592,3 +594,19 @@ def test_an_overflowing_update_changes_neither_params_nor_optimizer_state(make, 
     assert net.params.tobytes() == params.tobytes()
     assert opt._state.tobytes() == state.tobytes()
     assert opt.steps == steps
+
+
+@pytest.mark.parametrize("hidden", [5, 1400], ids=["32-params", "8402-params"])
+def test_adam_refuses_an_overflowing_second_moment_even_when_the_parameter_stays_finite(hidden):
+    # float32: g = 1e22 is finite, (1 - beta2) g g is not; the step p - lr m / (sqrt(v) + eps) would stay
+    # finite (it divides by infinity), but exp_avg_sq would not: the step must be refused.
+    net = fp.mlp([3, hidden, 2], hidden="tanh", output="identity", loss="mse",
+                 dtype="float32", seed=0)
+    opt = fp.Adam(lr=1e-3)
+    opt.step(net, np.full(net.n_params, 1e-3, dtype=np.float32))
+    params, state = net.params.copy(), opt._state.copy()
+    with pytest.raises(FloatingPointError, match="overflow"):
+        opt.step(net, np.full(net.n_params, 1e22, dtype=np.float32))
+    assert net.params.tobytes() == params.tobytes()
+    assert opt._state.tobytes() == state.tobytes()
+    assert opt.steps == 1
