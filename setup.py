@@ -22,20 +22,25 @@ C_DEPENDS = sorted(os.path.relpath(p, HERE) for pattern in ("*.h", "*.inc")
                    for p in glob(os.path.join(HERE, "csrc", pattern)))
 
 
-def compiler_has_openmp():
-    """True when the C compiler accepts -fopenmp and links a program using it."""
+def compiler_accepts(flags, src="int main(void){return 0;}\n"):
+    """True when the C compiler builds and links src with these flags."""
     cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
     cc = cc.split()
-    src = "#include <omp.h>\nint main(void){return omp_get_max_threads() > 0 ? 0 : 1;}\n"
+    if shutil.which(cc[0]) is None:
+        return False
     with tempfile.TemporaryDirectory() as tmp:
-        c_file = os.path.join(tmp, "omp.c")
+        c_file = os.path.join(tmp, "probe.c")
         with open(c_file, "w") as f:
             f.write(src)
-        if shutil.which(cc[0]) is None:
-            return False
-        res = subprocess.run(cc + ["-fopenmp", c_file, "-o", os.path.join(tmp, "omp")],
+        res = subprocess.run(cc + ["-Werror"] + flags + [c_file, "-o", os.path.join(tmp, "probe")],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return res.returncode == 0
+
+
+def compiler_has_openmp():
+    """True when the C compiler accepts -fopenmp and links a program using it."""
+    return compiler_accepts(["-fopenmp"], "#include <omp.h>\n"
+                            "int main(void){return omp_get_max_threads() > 0 ? 0 : 1;}\n")
 
 
 USE_OPENMP = os.environ.get("FASTPROP_NO_OPENMP") != "1" and sys.platform != "win32" \
@@ -44,9 +49,12 @@ USE_OPENMP = os.environ.get("FASTPROP_NO_OPENMP") != "1" and sys.platform != "wi
 # -fno-trapping-math: floating-point traps are never enabled, and with it the compiler may
 # turn selects like the stable sigmoid's into branch-free vector code. Neither flag changes
 # any result (unlike -ffast-math, which is not used).
+# -fno-semantic-interposition (when the compiler has it): exported kernels may be inlined into
+# the training loop of the same translation unit (csrc/fp_net.c), which -fPIC forbids otherwise.
 COMPILE_ARGS = ["-O3", "-std=c11", "-fno-math-errno", "-fno-trapping-math", "-fno-strict-aliasing",
-                "-fno-semantic-interposition",
                 "-Wno-unused-function"]
+if sys.platform != "win32" and compiler_accepts(["-fno-semantic-interposition"]):
+    COMPILE_ARGS.append("-fno-semantic-interposition")
 LINK_ARGS = []
 if USE_OPENMP:
     COMPILE_ARGS.append("-fopenmp")

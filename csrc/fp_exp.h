@@ -5,11 +5,11 @@
  * sigmoid 1.9x faster over 65536 elements (680 -> 325..365 us), 1.1x over 2048.
  *
  * Method: x = n ln2 + r with |r| <= ln2/2 (Cody-Waite, ln2 split in two), exp(r) by its Taylor
- * series (float: degree 7 by Horner; double: degree 13, 1 + r + r^2 q(r) with q by Estrin, whose shorter dependency
- * chain matters in small layers), times 2^n built in the exponent bits. Arguments whose result
- * is below the smallest normal number (float: -87, double: -708) give 0 where libm gives a
- * subnormal; NaN gives NaN. Accuracy (csrc/tests/exp_check.c): within 1 ulp of libm's expf over
- * [-87, 0], within 1 ulp of libm's exp over [-708, 0]. */
+ * series (float: degree 7 by Horner; double: degree 13 as 1 + (r + r^2 q(r)), q by Estrin for
+ * a shorter dependency chain), times 2^n built in the exponent bits. Arguments below -87
+ * (float) or -708 (double) give 0, where libm gives a tiny normal or subnormal number; NaN gives
+ * NaN. Accuracy (csrc/tests/exp_check.c): within 1 ulp of libm over [-87, 0] (float) and
+ * [-708, 0] (double). */
 #ifndef FP_EXP_H
 #define FP_EXP_H
 

@@ -4,7 +4,9 @@
  *
  *   for jc in N by NC:                  B panel KC x NC packed once, shared by all threads
  *     for pc in K by KC:                (beta and bias are applied at pc == 0 only)
- *       pack op(B)[pc:pc+KC, jc:jc+NC] into NR-wide micro-panels (threads split the panels)
+ *       pack op(B)[pc:pc+KC, jc:jc+NC] into NR-wide micro-panels (threads split the panels;
+ *       when the threads split columns only and N <= NC, each packs just its own panels and
+ *       no barrier is needed)
  *       for ic in (this thread's rows) by MC:
  *         pack op(A)[ic:ic+MC, pc:pc+KC] into MR-tall micro-panels (per-thread buffer)
  *         for jr in (this thread's columns) by NR:
@@ -177,7 +179,8 @@ static void *fp_gemm_tls_buf(int slot, size_t bytes)
 }
 
 /* Thread grid for nth threads: tm x tn with tm*tn == nth, minimising the tiles of the
- * busiest thread. Ties go to splitting columns only (tm == 1): every thread then packs just
+ * busiest thread. Ties go to the fewest row blocks, columns only (tm == 1) when that is among
+ * them: every thread then packs just
  * the B panels it reads and the team never waits at a barrier, which matters most when the
  * host is busy and a waiting thread holds a core its partner needs. */
 static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn)
@@ -435,7 +438,7 @@ static void P(gemm_run)(const P(gemm_ctx) *x, int tid, int nth, T *abuf)
     const int ti = tid / tn, tj = tid % tn;
     /* one column block split by columns only: each thread packs its own panels (whose place
      * then never changes), and nobody waits at a barrier */
-    const int shared_b = tm > 1 || N > NC;
+    const int shared_b = nth > 1 && (tm > 1 || N > NC);
     const fp_idx i_beg = mtiles * ti / tm * mr;
     fp_idx i_end = mtiles * (ti + 1) / tm * mr;
     if (i_end > M) i_end = M;

@@ -23,8 +23,8 @@ void FPN(loss_gradient)(int loss, int act, int64_t n, int64_t m, const FP_T *Z, 
                         const FP_T *Y, FP_T *dZ);
 
 /* One optimizer update of params (length N) in place from grad; increments *opt->step.
- * Returns 1, writing nothing, when any new parameter or state value would not be finite
- * (a NaN/inf gradient or an overflow); 0 after a normal update. */
+ * Returns 1, leaving params and state unchanged, when any new parameter or state value would
+ * not be finite (a NaN/inf gradient or an overflow); 0 after a normal update. */
 int FPN(optim_step)(const fp_optim *opt, int64_t N, FP_T *params, const FP_T *grad, FP_T *state);
 
 /* 1 when every x[0..n) is finite (no NaN, no infinity), else 0. */

@@ -12,7 +12,8 @@
 /* Work (in elements touched) below which a loop stays on one thread. */
 #define FP_PARALLEL_MIN 65536
 
-/* Inline every call in a function (its callees are static in the same translation unit). */
+/* Inline every call in a function whose callees are in the same translation unit (the
+ * exported ones too: the build passes -fno-semantic-interposition). */
 #if defined(__GNUC__) && !defined(__clang__)
 #define FP_FLATTEN __attribute__((flatten))
 #else

@@ -598,8 +598,8 @@ def test_an_overflowing_update_changes_neither_params_nor_optimizer_state(make, 
 
 @pytest.mark.parametrize("hidden", [5, 1400], ids=["32-params", "8402-params"])
 def test_adam_refuses_an_overflowing_second_moment_even_when_the_parameter_stays_finite(hidden):
-    # float32: g = 1e22 is finite, (1 - beta2) g g is not; the step p - lr m / (sqrt(v) + eps) would stay
-    # finite (it divides by infinity), but exp_avg_sq would not: the step must be refused.
+    # float32: g = 1e22 is finite, (1 - beta2) g g is not; the step p - lr m / (sqrt(v) + eps)
+    # would stay finite (it divides by infinity), but exp_avg_sq would not: it must be refused.
     net = fp.mlp([3, hidden, 2], hidden="tanh", output="identity", loss="mse",
                  dtype="float32", seed=0)
     opt = fp.Adam(lr=1e-3)

@@ -226,8 +226,10 @@ static int run_checks(void)
             rng_int(0, 9), alphas[r % 4], betas[(r / 3) % 4], (r / 5) % 2, "random");
     }
     /* 5. bitwise determinism across thread counts */
+    /* { 6, 600, 900 }: one row tile, so threads split columns only and pack their own B
+     * panels, over several K blocks (the last one short) */
     static const fp_idx dsh[][3] = { { 37, 53, 29 }, { 200, 300, 270 }, { 613, 97, 520 },
-                                     { 7, 1000, 300 }, { 1000, 7, 300 } };
+                                     { 7, 1000, 300 }, { 1000, 7, 300 }, { 6, 600, 900 } };
     for (int s = 0; s < (int)(sizeof dsh / sizeof dsh[0]); s++)
         for (int t = 0; t < 4; t++) {
             det_d(t & 1, t >> 1, dsh[s][0], dsh[s][1], dsh[s][2]);
