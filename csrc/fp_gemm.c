@@ -211,6 +211,8 @@ static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn
 #define PACK_T fp_dgemm_pack_t
 #define PACK_AN_AVX2 fp_dgemm_avx2_pack_a_n6
 #define PACK_BT_AVX2 fp_dgemm_avx2_pack_b_t8
+#define TR_T fp_dgemm_tr_t
+#define TR_AVX2 fp_dgemm_avx2_tr
 #define DT_SLOT0 0
 #include "fp_gemm.c"
 #undef T
@@ -226,6 +228,8 @@ static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn
 #undef PACK_T
 #undef PACK_AN_AVX2
 #undef PACK_BT_AVX2
+#undef TR_T
+#undef TR_AVX2
 #undef DT_SLOT0
 
 #define T float
@@ -241,6 +245,8 @@ static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn
 #define PACK_T fp_sgemm_pack_t
 #define PACK_AN_AVX2 fp_sgemm_avx2_pack_a_n6
 #define PACK_BT_AVX2 fp_sgemm_avx2_pack_b_t16
+#define TR_T fp_sgemm_tr_t
+#define TR_AVX2 fp_sgemm_avx2_tr
 #define DT_SLOT0 FP_SLOTS_PER_DT
 #include "fp_gemm.c"
 
@@ -252,13 +258,14 @@ typedef struct {
     SUP_T sup;
     PACK_T pack_an;   /* full MR-row panel of A (not transposed), or NULL */
     PACK_T pack_bt;   /* full NR-row panel of B^T, or NULL */
+    TR_T tr;          /* transposed copy of B for the no-packing path, or NULL */
 } P(gemm_cfg);
 
 static const P(gemm_cfg) P(gemm_cfg_generic) = { { BLK_GENERIC }, UKR_GENERIC, SUP_GENERIC,
-                                                 NULL, NULL };
+                                                 NULL, NULL, NULL };
 #if FP_GEMM_HAVE_X86
 static const P(gemm_cfg) P(gemm_cfg_avx2) = { { BLK_AVX2 }, UKR_AVX2, SUP_AVX2,
-                                              PACK_AN_AVX2, PACK_BT_AVX2 };
+                                              PACK_AN_AVX2, PACK_BT_AVX2, TR_AVX2 };
 #endif
 
 static const P(gemm_cfg) *P(gemm_config)(void)
@@ -525,8 +532,10 @@ static void P(gemm_sup)(const P(gemm_cfg) *cfg, int ta, int tb, fp_idx M, fp_idx
                         T *C, fp_idx ldc, const T *bias, T *tbuf)
 {
     if (tb) {   /* op(B) = B^T: copy it to a K x N row-major scratch */
-        for (fp_idx p = 0; p < K; p++)
-            for (fp_idx j = 0; j < N; j++) tbuf[p * N + j] = B[j * ldb + p];
+        if (cfg->tr) cfg->tr(N, K, B, ldb, tbuf);
+        else
+            for (fp_idx p = 0; p < K; p++)
+                for (fp_idx j = 0; j < N; j++) tbuf[p * N + j] = B[j * ldb + p];
         B = tbuf; ldb = N;
     }
     cfg->sup(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);

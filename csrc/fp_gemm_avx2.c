@@ -313,6 +313,43 @@ FP_AVX2 void fp_sgemm_avx2_pack_b_t16(fp_idx k, const float *s, fp_idx ldb, floa
         for (int j = 0; j < 16; j++) d[j] = s[j * ldb + p];
 }
 
+/* d[p*n + j] = s[j*ld + p]: 4 x 4 blocks through registers, scalar edges (the scalar loop
+ * was a quarter of a 32 x 64 x 10 product with trans_b) */
+FP_AVX2 void fp_dgemm_avx2_tr(fp_idx n, fp_idx k, const double *s, fp_idx ld, double *d)
+{
+    fp_idx j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const double *sj = s + j * ld;
+        fp_idx p = 0;
+        for (; p + 4 <= k; p += 4) {
+            __m256d c0, c1, c2, c3;
+            d_tr4(sj + p, ld, &c0, &c1, &c2, &c3);
+            _mm256_storeu_pd(d + p * n + j, c0);
+            _mm256_storeu_pd(d + (p + 1) * n + j, c1);
+            _mm256_storeu_pd(d + (p + 2) * n + j, c2);
+            _mm256_storeu_pd(d + (p + 3) * n + j, c3);
+        }
+        for (; p < k; p++)
+            for (int i = 0; i < 4; i++) d[p * n + j + i] = sj[i * ld + p];
+    }
+    for (; j < n; j++)
+        for (fp_idx p = 0; p < k; p++) d[p * n + j] = s[j * ld + p];
+}
+
+FP_AVX2 void fp_sgemm_avx2_tr(fp_idx n, fp_idx k, const float *s, fp_idx ld, float *d)
+{
+    fp_idx j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const float *sj = s + j * ld;
+        fp_idx p = 0;
+        for (; p + 8 <= k; p += 8) s_tr8(sj + p, ld, d + p * n + j, n);
+        for (; p < k; p++)
+            for (int i = 0; i < 8; i++) d[p * n + j + i] = sj[i * ld + p];
+    }
+    for (; j < n; j++)
+        for (fp_idx p = 0; p < k; p++) d[p * n + j] = s[j * ld + p];
+}
+
 /* ---------------------------------------------------------------------------------------
  * Small-operand path (no packing). Register tile: mr rows x nv vectors, reading op(A)
  * elements by broadcast (any stride, so trans_a is free) and B rows directly.

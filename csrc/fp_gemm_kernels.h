@@ -112,6 +112,10 @@ typedef void (*fp_sgemm_sup_t)(int trans_a, fp_idx M, fp_idx N, fp_idx K, float 
  * each) into the packed layout; NULL in a configuration means the frame's portable loop. */
 typedef void (*fp_dgemm_pack_t)(fp_idx k, const double *s, fp_idx ld, double *d);
 typedef void (*fp_sgemm_pack_t)(fp_idx k, const float *s, fp_idx ld, float *d);
+/* Transposed copy of n rows of k values (row stride ld) into a k x n row-major block:
+ * d[p*n + j] = s[j*ld + p] (B^T for the no-packing path); NULL means the frame's loop. */
+typedef void (*fp_dgemm_tr_t)(fp_idx n, fp_idx k, const double *s, fp_idx ld, double *d);
+typedef void (*fp_sgemm_tr_t)(fp_idx n, fp_idx k, const float *s, fp_idx ld, float *d);
 
 /* Portable micro-kernels (fp_gemm_generic.c), MR x NR = FP_GEN_{D,S}_MR x FP_GEN_{D,S}_NR. */
 void fp_dgemm_generic_4x4(fp_idx k, double alpha, const double *a, const double *b,
@@ -153,6 +157,10 @@ void fp_dgemm_avx2_pack_a_n6(fp_idx k, const double *s, fp_idx lda, double *d);
 void fp_sgemm_avx2_pack_a_n6(fp_idx k, const float *s, fp_idx lda, float *d);
 void fp_dgemm_avx2_pack_b_t8(fp_idx k, const double *s, fp_idx ldb, double *d);
 void fp_sgemm_avx2_pack_b_t16(fp_idx k, const float *s, fp_idx ldb, float *d);
+/* AVX2 transposed copy (fp_<d|s>gemm_tr_t above), in 4 x 4 (float64) or 8 x 8 (float32)
+ * blocks; any n, k >= 0. */
+void fp_dgemm_avx2_tr(fp_idx n, fp_idx k, const double *s, fp_idx ld, double *d);
+void fp_sgemm_avx2_tr(fp_idx n, fp_idx k, const float *s, fp_idx ld, float *d);
 #endif
 
 #endif
