@@ -115,6 +115,11 @@ static int fp_isa(void)
     return s;
 }
 
+int fp_isa_avx2(void)
+{
+    return fp_isa() == FP_ISA_AVX2;
+}
+
 const char *fp_gemm_isa(void)
 {
     return fp_isa() == FP_ISA_AVX2 ? "avx2+fma" : "generic";

@@ -48,6 +48,8 @@ void fp_sgemm_ref(int trans_a, int trans_b, fp_idx M, fp_idx N, fp_idx K,
 
 /* Name of the instruction-set path chosen at run time ("avx2+fma", "generic", ...). */
 const char *fp_gemm_isa(void);
+/* 1 when that path is AVX2+FMA (the CPU has them and FASTPROP_GEMM_ISA does not say generic). */
+int fp_isa_avx2(void);
 
 /* Threads used by fastprop's kernels (OpenMP; 1 when built without it). */
 void fp_set_num_threads(int n);

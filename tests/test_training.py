@@ -305,3 +305,27 @@ def test_one_thread_and_two_threads_give_equal_results(dtype):
     np.testing.assert_allclose(p1, p2, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(h1, h2, rtol=rtol * 100)
     np.testing.assert_allclose(w1, w2, rtol=rtol * 100, atol=rtol * 100)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("hidden", ["sigmoid", "relu", "tanh"])
+@pytest.mark.parametrize("make", [lambda: fp.SGD(lr=0.05, momentum=0.9, nesterov=True),
+                                  lambda: fp.Adam(lr=0.01, weight_decay=0.01)],
+                         ids=["nesterov", "adam"])
+def test_fit_gives_the_same_bits_as_a_manual_loop_on_a_network_that_is_not_tiny(dtype, hidden,
+                                                                               make):
+    # Here fit runs its AVX2 copy of the training loop where the CPU has AVX2 (every layer of
+    # this network is above the small-layer size at batch 16); backprop and step are the
+    # baseline code. Both keep every operation in order, so the bits must agree.
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(48, 20))
+    y = rng.integers(0, 10, size=48)
+    net, manual = (fp.mlp([20, 48, 10], hidden=hidden, output="softmax", loss="cross_entropy",
+                          dtype=dtype, seed=4) for _ in range(2))
+    opt = make()
+    for _ in range(2):
+        for start in range(0, 48, 16):
+            _, grad = manual.backprop(X[start:start + 16], y[start:start + 16])
+            opt.step(manual, grad)
+    net.fit(X, y, epochs=2, batch_size=16, optimizer=make(), shuffle=False)
+    np.testing.assert_array_equal(net.params, manual.params)
