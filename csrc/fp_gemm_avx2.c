@@ -351,211 +351,61 @@ FP_AVX2 void fp_sgemm_avx2_tr(fp_idx n, fp_idx k, const float *s, fp_idx ld, flo
 }
 
 /* ---------------------------------------------------------------------------------------
- * Small-operand path (no packing). Register tile: mr rows x nv vectors, reading op(A)
- * elements by broadcast (any stride, so trans_a is free) and B rows directly.
- * Columns go in strips of 2 vectors. A remainder of less than one vector joins the last
- * strip (3 vectors, mr <= 3: 9 accumulators; 4 rows left no register for the mask and
- * spilled) instead of a strip of 2 mostly masked vectors (float64 N = 10: 3 x (4+4+2) tiles
- * rather than 6 x 8 plus 6 x (2 of 8), 35% fewer FMAs).
- * Rows are split evenly (tiles of r and r+1 rows): a short last tile (M = 32 as 5 x 6 + 2)
- * has too few accumulators to cover the FMA latency (2 pipes x 4 cycles = 8 chains).
- * mr, nv and `masked` (last vector partial) are compile-time constants after inlining (one
- * specialisation each). Masked-out lanes are never touched. Every element is still summed
- * in ascending k from zero, then alpha, beta*C and bias, whatever the tiling.
+ * Small-operand path (no packing): fp_gemm_sup_avx2.inc, once per element type.
  * --------------------------------------------------------------------------------------- */
-#define DSUP_LD(p, last) (masked && (last) ? _mm256_maskload_pd(p, mk) : _mm256_loadu_pd(p))
-FP_AVX2_INLINE void dsup_tile(const int mr, const int nv, const int masked, fp_idx K,
-                              double alpha, const double *A, fp_idx rsa, fp_idx csa,
-                              const double *B, fp_idx ldb, double beta, double *C,
-                              fp_idx ldc, const double *bias, __m256i mk)
-{
-    __m256d acc[8][3];
-    for (int i = 0; i < mr; i++)
-        for (int v = 0; v < nv; v++) acc[i][v] = _mm256_setzero_pd();
-    /* row i of the tile at a[i / 3] + (i % 3) * rs bytes: 3 address registers for 8 rows
-     * (one per row ran out of registers and spilled in the masked tiles) */
-    const char *a[3] = { (const char *)A, (const char *)(A + 3 * rsa),
-                         (const char *)(A + 6 * rsa) };
-    const fp_idx rs = rsa * (fp_idx)sizeof(double), cs = csa * (fp_idx)sizeof(double);
-    const double *bp = B;
-    for (fp_idx p = 0; p < K; p++, bp += ldb) {
-        __m256d b[3];
-        for (int v = 0; v < nv; v++) b[v] = DSUP_LD(bp + 4 * v, v == nv - 1);
-        for (int i = 0; i < mr; i++) {
-            const __m256d av = _mm256_broadcast_sd((const double *)(a[i / 3] + (i % 3) * rs));
-            for (int v = 0; v < nv; v++) acc[i][v] = _mm256_fmadd_pd(av, b[v], acc[i][v]);
-        }
-        for (int g = 0; g < (mr + 2) / 3; g++) a[g] += cs;
-    }
-    const __m256d va = _mm256_set1_pd(alpha), vb = _mm256_set1_pd(beta);
-    __m256d z[3];
-    for (int v = 0; v < nv; v++) z[v] = bias ? DSUP_LD(bias + 4 * v, v == nv - 1) : va;
-    for (int i = 0; i < mr; i++) {
-        double *ci = C + i * ldc;
-        for (int v = 0; v < nv; v++) {
-            __m256d y = _mm256_mul_pd(va, acc[i][v]);
-            if (beta != 0) y = _mm256_fmadd_pd(vb, DSUP_LD(ci + 4 * v, v == nv - 1), y);
-            if (bias) y = _mm256_add_pd(y, z[v]);
-            if (masked && v == nv - 1) _mm256_maskstore_pd(ci + 4 * v, mk, y);
-            else _mm256_storeu_pd(ci + 4 * v, y);
-        }
-    }
-}
-#undef DSUP_LD
+#define SUP_T double
+#define SUP_V __m256d
+#define SUP_W 4
+#define SUPN(name) dsup_##name
+#define SUP_ENTRY fp_dgemm_sup_avx2
+#define SUP_ZERO _mm256_setzero_pd
+#define SUP_SET1 _mm256_set1_pd
+#define SUP_BCAST _mm256_broadcast_sd
+#define SUP_FMA _mm256_fmadd_pd
+#define SUP_MUL _mm256_mul_pd
+#define SUP_ADD _mm256_add_pd
+#define SUP_LOADU _mm256_loadu_pd
+#define SUP_STOREU _mm256_storeu_pd
+#define SUP_MASKLOAD _mm256_maskload_pd
+#define SUP_MASKSTORE _mm256_maskstore_pd
+#define SUP_LANES_BELOW(rem) \
+    _mm256_cmpgt_epi64(_mm256_set1_epi64x(rem), _mm256_setr_epi64x(0, 1, 2, 3))
+#include "fp_gemm_sup_avx2.inc"
+#undef SUP_T
+#undef SUP_V
+#undef SUP_W
+#undef SUPN
+#undef SUP_ENTRY
+#undef SUP_ZERO
+#undef SUP_SET1
+#undef SUP_BCAST
+#undef SUP_FMA
+#undef SUP_MUL
+#undef SUP_ADD
+#undef SUP_LOADU
+#undef SUP_STOREU
+#undef SUP_MASKLOAD
+#undef SUP_MASKSTORE
+#undef SUP_LANES_BELOW
 
-#define DSUP_CALL(MRV, NV, MSK)                                                             \
-    dsup_tile(MRV, NV, MSK, K, alpha, A + i * rsa, rsa, csa, B, ldb, beta, C + i * ldc, ldc,  \
-              bias, mk)
-#define DSUP_CASE(MRV, NV, MSK) case MRV: DSUP_CALL(MRV, NV, MSK); break;
-#define DSUP_SW3(NV, MSK) DSUP_CASE(3, NV, MSK) DSUP_CASE(2, NV, MSK) \
-                          default: DSUP_CALL(1, NV, MSK); break;
-#define DSUP_SW5(NV, MSK) DSUP_CASE(5, NV, MSK) DSUP_CASE(4, NV, MSK) DSUP_SW3(NV, MSK)
-#define DSUP_SW6(NV, MSK) DSUP_CASE(6, NV, MSK) DSUP_SW5(NV, MSK)
-#define DSUP_SW8(NV, MSK) DSUP_CASE(8, NV, MSK) DSUP_CASE(7, NV, MSK) DSUP_SW6(NV, MSK)
-/* One column strip (nv vectors, the last one with rem lanes when masked): its M rows in t
- * tiles of r or r+1 (<= MAXR) rows. A function of its own, so that the row loop keeps few
- * registers live around the tiles (inlined into the column loop, the tiles spilled). The
- * masked tiles hold at most 10 accumulators: the mask and the alpha broadcast take two more
- * registers. */
-#define DSUP_STRIP(NAME, NV, MSK, MAXR)                                                      \
-    static __attribute__((noinline, target("avx2,fma"))) void NAME(                          \
-        fp_idx M, fp_idx K, double alpha, const double *A, fp_idx rsa, fp_idx csa,           \
-        const double *B, fp_idx ldb, double beta, double *C, fp_idx ldc, const double *bias,       \
-        int rem)                                                                            \
-    {                                                                                       \
-        const __m256i mk = _mm256_cmpgt_epi64(_mm256_set1_epi64x(rem),                     \
-                                              _mm256_setr_epi64x(0, 1, 2, 3));              \
-        const fp_idx t = (M + (MAXR) - 1) / (MAXR), r = M / t, nhi = M % t;                 \
-        for (fp_idx q = 0, i = 0; q < t; q++) {                                             \
-            const int mr = (int)(r + (q >= t - nhi));                                       \
-            switch (mr) { DSUP_SW##MAXR(NV, MSK) }                                          \
-            i += mr;                                                                        \
-        }                                                                                   \
-    }
-DSUP_STRIP(dsup_strip2, 2, 0, 6)
-DSUP_STRIP(dsup_strip2m, 2, 1, 5)
-DSUP_STRIP(dsup_strip3m, 3, 1, 3)
-DSUP_STRIP(dsup_strip1, 1, 0, 8)
-DSUP_STRIP(dsup_strip1m, 1, 1, 8)
-
-#define DSUP_RUN(NAME, W)                                                                  \
-    NAME(M, K, alpha, A, rsa, csa, B + j, ldb, beta, C + j, ldc, bias ? bias + j : NULL,    \
-         (int)((W) % 4))
-
-FP_AVX2 void fp_dgemm_sup_avx2(int trans_a, fp_idx M, fp_idx N, fp_idx K, double alpha,
-                               const double *A, fp_idx lda, const double *B, fp_idx ldb,
-                               double beta, double *C, fp_idx ldc, const double *bias)
-{
-    const fp_idx rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
-    /* strips of 8 columns; a remainder of 1..3 makes the last one 9..11 wide */
-    fp_idx nw = N / 8 * 8;
-    if (N % 8 != 0 && N % 8 < 4 && nw > 0) nw -= 8;
-    const fp_idx w = N - nw;   /* the last strip: 0, 1..7 or 9..11 columns */
-    /* j outer: a column strip of B (K x 8) stays in L1 while all rows go by */
-    fp_idx j = 0;
-    for (; j < nw; j += 8) DSUP_RUN(dsup_strip2, 0);
-    if (w > 8) DSUP_RUN(dsup_strip3m, w);
-    else if (w > 4) DSUP_RUN(dsup_strip2m, w);
-    else if (w == 4) DSUP_RUN(dsup_strip1, 0);
-    else if (w > 0) DSUP_RUN(dsup_strip1m, w);
-}
-
-#define SSUP_LD(p, last) (masked && (last) ? _mm256_maskload_ps(p, mk) : _mm256_loadu_ps(p))
-FP_AVX2_INLINE void ssup_tile(const int mr, const int nv, const int masked, fp_idx K,
-                              float alpha, const float *A, fp_idx rsa, fp_idx csa,
-                              const float *B, fp_idx ldb, float beta, float *C,
-                              fp_idx ldc, const float *bias, __m256i mk)
-{
-    __m256 acc[8][3];
-    for (int i = 0; i < mr; i++)
-        for (int v = 0; v < nv; v++) acc[i][v] = _mm256_setzero_ps();
-    /* row i of the tile at a[i / 3] + (i % 3) * rs bytes: 3 address registers for 8 rows
-     * (one per row ran out of registers and spilled in the masked tiles) */
-    const char *a[3] = { (const char *)A, (const char *)(A + 3 * rsa),
-                         (const char *)(A + 6 * rsa) };
-    const fp_idx rs = rsa * (fp_idx)sizeof(float), cs = csa * (fp_idx)sizeof(float);
-    const float *bp = B;
-    for (fp_idx p = 0; p < K; p++, bp += ldb) {
-        __m256 b[3];
-        for (int v = 0; v < nv; v++) b[v] = SSUP_LD(bp + 8 * v, v == nv - 1);
-        for (int i = 0; i < mr; i++) {
-            const __m256 av = _mm256_broadcast_ss((const float *)(a[i / 3] + (i % 3) * rs));
-            for (int v = 0; v < nv; v++) acc[i][v] = _mm256_fmadd_ps(av, b[v], acc[i][v]);
-        }
-        for (int g = 0; g < (mr + 2) / 3; g++) a[g] += cs;
-    }
-    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-    __m256 z[3];
-    for (int v = 0; v < nv; v++) z[v] = bias ? SSUP_LD(bias + 8 * v, v == nv - 1) : va;
-    for (int i = 0; i < mr; i++) {
-        float *ci = C + i * ldc;
-        for (int v = 0; v < nv; v++) {
-            __m256 y = _mm256_mul_ps(va, acc[i][v]);
-            if (beta != 0) y = _mm256_fmadd_ps(vb, SSUP_LD(ci + 8 * v, v == nv - 1), y);
-            if (bias) y = _mm256_add_ps(y, z[v]);
-            if (masked && v == nv - 1) _mm256_maskstore_ps(ci + 8 * v, mk, y);
-            else _mm256_storeu_ps(ci + 8 * v, y);
-        }
-    }
-}
-#undef SSUP_LD
-
-#define SSUP_CALL(MRV, NV, MSK)                                                             \
-    ssup_tile(MRV, NV, MSK, K, alpha, A + i * rsa, rsa, csa, B, ldb, beta, C + i * ldc, ldc,  \
-              bias, mk)
-#define SSUP_CASE(MRV, NV, MSK) case MRV: SSUP_CALL(MRV, NV, MSK); break;
-#define SSUP_SW3(NV, MSK) SSUP_CASE(3, NV, MSK) SSUP_CASE(2, NV, MSK) \
-                          default: SSUP_CALL(1, NV, MSK); break;
-#define SSUP_SW5(NV, MSK) SSUP_CASE(5, NV, MSK) SSUP_CASE(4, NV, MSK) SSUP_SW3(NV, MSK)
-#define SSUP_SW6(NV, MSK) SSUP_CASE(6, NV, MSK) SSUP_SW5(NV, MSK)
-#define SSUP_SW8(NV, MSK) SSUP_CASE(8, NV, MSK) SSUP_CASE(7, NV, MSK) SSUP_SW6(NV, MSK)
-/* One column strip (nv vectors, the last one with rem lanes when masked): its M rows in t
- * tiles of r or r+1 (<= MAXR) rows. A function of its own, so that the row loop keeps few
- * registers live around the tiles (inlined into the column loop, the tiles spilled). The
- * masked tiles hold at most 10 accumulators: the mask and the alpha broadcast take two more
- * registers. */
-#define SSUP_STRIP(NAME, NV, MSK, MAXR)                                                      \
-    static __attribute__((noinline, target("avx2,fma"))) void NAME(                          \
-        fp_idx M, fp_idx K, float alpha, const float *A, fp_idx rsa, fp_idx csa,           \
-        const float *B, fp_idx ldb, float beta, float *C, fp_idx ldc, const float *bias,       \
-        int rem)                                                                            \
-    {                                                                                       \
-        const __m256i mk = _mm256_cmpgt_epi32(_mm256_set1_epi32(rem),                      \
-                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));   \
-        const fp_idx t = (M + (MAXR) - 1) / (MAXR), r = M / t, nhi = M % t;                 \
-        for (fp_idx q = 0, i = 0; q < t; q++) {                                             \
-            const int mr = (int)(r + (q >= t - nhi));                                       \
-            switch (mr) { SSUP_SW##MAXR(NV, MSK) }                                          \
-            i += mr;                                                                        \
-        }                                                                                   \
-    }
-SSUP_STRIP(ssup_strip2, 2, 0, 6)
-SSUP_STRIP(ssup_strip2m, 2, 1, 5)
-SSUP_STRIP(ssup_strip3m, 3, 1, 3)
-SSUP_STRIP(ssup_strip1, 1, 0, 8)
-SSUP_STRIP(ssup_strip1m, 1, 1, 8)
-
-#define SSUP_RUN(NAME, W)                                                                  \
-    NAME(M, K, alpha, A, rsa, csa, B + j, ldb, beta, C + j, ldc, bias ? bias + j : NULL,    \
-         (int)((W) % 8))
-
-FP_AVX2 void fp_sgemm_sup_avx2(int trans_a, fp_idx M, fp_idx N, fp_idx K, float alpha,
-                               const float *A, fp_idx lda, const float *B, fp_idx ldb,
-                               float beta, float *C, fp_idx ldc, const float *bias)
-{
-    const fp_idx rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
-    /* strips of 16 columns; a remainder of 1..7 makes the last one 17..23 wide */
-    fp_idx nw = N / 16 * 16;
-    if (N % 16 != 0 && N % 16 < 8 && nw > 0) nw -= 16;
-    const fp_idx w = N - nw;   /* the last strip: 0, 1..15 or 17..23 columns */
-    /* j outer: a column strip of B (K x 16) stays in L1 while all rows go by */
-    fp_idx j = 0;
-    for (; j < nw; j += 16) SSUP_RUN(ssup_strip2, 0);
-    if (w > 16) SSUP_RUN(ssup_strip3m, w);
-    else if (w > 8) SSUP_RUN(ssup_strip2m, w);
-    else if (w == 8) SSUP_RUN(ssup_strip1, 0);
-    else if (w > 0) SSUP_RUN(ssup_strip1m, w);
-}
+#define SUP_T float
+#define SUP_V __m256
+#define SUP_W 8
+#define SUPN(name) ssup_##name
+#define SUP_ENTRY fp_sgemm_sup_avx2
+#define SUP_ZERO _mm256_setzero_ps
+#define SUP_SET1 _mm256_set1_ps
+#define SUP_BCAST _mm256_broadcast_ss
+#define SUP_FMA _mm256_fmadd_ps
+#define SUP_MUL _mm256_mul_ps
+#define SUP_ADD _mm256_add_ps
+#define SUP_LOADU _mm256_loadu_ps
+#define SUP_STOREU _mm256_storeu_ps
+#define SUP_MASKLOAD _mm256_maskload_ps
+#define SUP_MASKSTORE _mm256_maskstore_ps
+#define SUP_LANES_BELOW(rem) \
+    _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#include "fp_gemm_sup_avx2.inc"
 
 #else
 /* keep the translation unit non-empty for ISO C */
