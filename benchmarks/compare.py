@@ -527,7 +527,8 @@ def _minibatch(th, threads, quick, torch, log, *, name, sizes, hidden, output, l
     else:
         y = (0.1 * rng.standard_normal((n, sizes[-1]))).astype(np.float32)
     res = {"sizes": sizes, "batch": batch, "steps_per_sample": steps, "repeats": repeats,
-           "warmup": warmup, "dtype": "float32", "lr": lr, "by_threads": {}}
+           "warmup": warmup, "untimed_steps_before_each_sample": 1, "dtype": "float32",
+           "lr": lr, "by_threads": {}}
     for t in threads:
         th.set(t)
         gap = 0.05 if t > 1 else 0.0
@@ -535,7 +536,14 @@ def _minibatch(th, threads, quick, torch, log, *, name, sizes, hidden, output, l
         net = fp.mlp(sizes, hidden=hidden, output=output, loss=loss, dtype="float32", seed=seed)
         opt = fp.SGD(lr=lr)
 
+        # Each sample starts with one untimed step of its own: the contenders share the
+        # process, and the one before leaves the caches full of its data and, with two threads,
+        # its thread pool spinning on the cores or its own pool asleep (measured: fastprop's
+        # 2-thread step 1.02 ms back to back, 1.5-2.3 ms right after numpy's steps). The timed
+        # steps are then each library's steady state.
         def fp_sample():
+            net.fit(X[:batch], y[:batch], epochs=1, batch_size=batch, optimizer=opt,
+                    shuffle=False)
             t0 = _now()
             net.fit(X, y, epochs=1, batch_size=batch, optimizer=opt, shuffle=False)
             return (_now() - t0) / steps
@@ -545,6 +553,7 @@ def _minibatch(th, threads, quick, torch, log, *, name, sizes, hidden, output, l
         np_batches = [(X[s:s + batch], y[s:s + batch]) for s in range(0, n, batch)]
 
         def np_sample():
+            npnet.train_step(*np_batches[0], lr)
             t0 = _now()
             for xb, yb in np_batches:
                 npnet.train_step(xb, yb, lr)
@@ -557,6 +566,7 @@ def _minibatch(th, threads, quick, torch, log, *, name, sizes, hidden, output, l
             t_batches = [(Xt[s:s + batch], yt[s:s + batch]) for s in range(0, n, batch)]
 
             def torch_sample():
+                tt.run(t_batches[:1])
                 t0 = _now()
                 tt.run(t_batches)
                 return (_now() - t0) / steps
