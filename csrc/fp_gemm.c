@@ -34,6 +34,7 @@
 #define _POSIX_C_SOURCE 200112L   /* posix_memalign under -std=c11 */
 #endif
 #include "fp_gemm_kernels.h"
+#include "fp_parallel.h"
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -146,11 +147,13 @@ static void fp_gemm_free(void *p)
 #endif
 }
 
-/* Per-thread packing buffers: slot FP_SLOT_* + 0 for float64, + FP_SLOTS_PER_DT for float32.
- * Allocated at a thread's first call at their maximal size (block-size table), never grown;
- * freed when the thread exits (pthread key destructor), so short-lived threads do not leak. */
-enum { FP_SLOT_A = 0, FP_SLOT_B = 1, FP_SLOT_T = 2, FP_SLOTS_PER_DT = 3 };
-typedef struct { void *p[2 * FP_SLOTS_PER_DT]; } fp_gemm_tls_t;
+/* Per-thread packing buffers: slot FP_SLOT_* + 0 for float64, + FP_SLOTS_PER_DT for float32,
+ * and the scratch buffer of fp_thread_scratch (fp_parallel.h) last. Allocated at a thread's
+ * first call at their maximal size (block-size table), never grown; freed when the thread
+ * exits (pthread key destructor), so short-lived threads do not leak. */
+enum { FP_SLOT_A = 0, FP_SLOT_B = 1, FP_SLOT_T = 2, FP_SLOTS_PER_DT = 3,
+       FP_SLOT_SCRATCH = 2 * FP_SLOTS_PER_DT, FP_SLOTS = FP_SLOT_SCRATCH + 1 };
+typedef struct { void *p[FP_SLOTS]; } fp_gemm_tls_t;
 static FP_TLS fp_gemm_tls_t fp_gemm_tls;
 
 #if FP_GEMM_TLS_DTOR
@@ -161,7 +164,7 @@ static int fp_gemm_key_ok = 0;
 static void fp_gemm_tls_dtor(void *v)
 {
     fp_gemm_tls_t *t = (fp_gemm_tls_t *)v;
-    for (int i = 0; i < 2 * FP_SLOTS_PER_DT; i++) { fp_gemm_free(t->p[i]); t->p[i] = NULL; }
+    for (int i = 0; i < FP_SLOTS; i++) { fp_gemm_free(t->p[i]); t->p[i] = NULL; }
 }
 static void fp_gemm_key_init(void)
 {
@@ -183,11 +186,16 @@ static void *fp_gemm_tls_buf(int slot, size_t bytes)
     return t->p[slot];
 }
 
+void *fp_thread_scratch(void)
+{
+    return fp_gemm_tls_buf(FP_SLOT_SCRATCH, FP_THREAD_SCRATCH);
+}
+
 /* Thread grid for nth threads: tm x tn with tm*tn == nth, minimising the tiles of the
  * busiest thread. Ties go to the fewest row blocks, columns only (tm == 1) when that is among
- * them: every thread then packs just
- * the B panels it reads and the team never waits at a barrier, which matters most when the
- * host is busy and a waiting thread holds a core its partner needs. */
+ * them: every thread then packs just the B panels it reads and the team never waits at a
+ * barrier, which matters most when the host is busy and a waiting thread holds a core its
+ * partner needs. */
 static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn)
 {
     fp_idx best = -1;

@@ -3,7 +3,6 @@
  * loss and optimizer rules directly, so that the compiler can inline them into the small-layer
  * paths, where a call and a dispatch cost as much as the arithmetic. */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 #include "fp_exp.h"
 #include "fp_kernels.h"
@@ -40,20 +39,6 @@ int64_t fp_net_workspace_size(const fp_net *net, int64_t cap)
 {
     int64_t z[FP_MAX_LAYERS], a[FP_MAX_LAYERS], d[2];
     return fp_net_layout(net, cap, z, a, d);
-}
-
-/* A scratch buffer of this thread, grown on demand and kept for the next call (as the GEMM
- * keeps its packing buffers); NULL when the memory cannot be had. */
-static void *fp_scratch(size_t bytes)
-{
-    static _Thread_local void *buf;
-    static _Thread_local size_t size;
-    if (bytes > size) {
-        free(buf);
-        buf = malloc(bytes);
-        size = buf ? bytes : 0;
-    }
-    return buf;
 }
 
 #define FP_DOUBLE

@@ -12,6 +12,16 @@
 /* Work (in elements touched) below which a loop stays on one thread. */
 #define FP_PARALLEL_MIN 65536
 
+/* Optimizer buffers of at most this many parameters are updated in one pass (fp_optim.inc),
+ * their old values kept in the thread's scratch buffer: up to 3 arrays (Adam), in L2. */
+#define FP_OPTIM_ONE_PASS 8192
+#define FP_THREAD_SCRATCH ((size_t)3 * FP_OPTIM_ONE_PASS * sizeof(double))
+
+/* This thread's scratch buffer of FP_THREAD_SCRATCH bytes, 64-byte aligned, allocated at its
+ * first call and freed when the thread exits (kept with the GEMM's packing buffers in
+ * fp_gemm.c); NULL when the memory cannot be had. */
+void *fp_thread_scratch(void);
+
 /* Inline every call in a function whose callees are in the same translation unit (the
  * exported ones too: the build passes -fno-semantic-interposition). */
 #if defined(__GNUC__) && !defined(__clang__)
