@@ -147,11 +147,16 @@ def tutorial_sample():
     return X, y
 
 
+def tutorial_net(seed=0):
+    """The tutorial 2-3-1 network: sigmoid layers, MSE loss, float64."""
+    return fp.Network([fp.Dense(2, 3, "sigmoid"), fp.Dense(3, 1, "sigmoid")], loss="mse",
+                      dtype="float64", seed=seed)
+
+
 def test_tutorial_step_fastprop(benchmark, tutorial_sample):
     benchmark.group = "tutorial-step"
     X, y = tutorial_sample
-    net = fp.Network([fp.Dense(2, 3, "sigmoid"), fp.Dense(3, 1, "sigmoid")], loss="mse",
-                     dtype="float64", seed=0)
+    net = tutorial_net()
     opt = fp.SGD(lr=0.5)
     # One per-sample step through the public fit (includes its per-call Python overhead;
     # benchmarks/compare.py amortises that over whole epochs).
@@ -161,8 +166,7 @@ def test_tutorial_step_fastprop(benchmark, tutorial_sample):
 def test_tutorial_epoch_fastprop(benchmark):
     benchmark.group = "tutorial-epoch-1000"
     X, y = peers.tutorial_data(1000)
-    net = fp.Network([fp.Dense(2, 3, "sigmoid"), fp.Dense(3, 1, "sigmoid")], loss="mse",
-                     dtype="float64", seed=0)
+    net = tutorial_net()
     opt = fp.SGD(lr=0.5)
     benchmark(net.fit, X, y, epochs=1, batch_size=1, optimizer=opt, shuffle=False)
 
@@ -213,8 +217,7 @@ def test_peers_agree_with_fastprop():
 
     X, y = peers.tutorial_data(50)
     scalar = peers.ScalarTutorial()
-    net = fp.Network([fp.Dense(2, 3, "sigmoid"), fp.Dense(3, 1, "sigmoid")], loss="mse",
-                     dtype="float64")
+    net = tutorial_net()
     net.layers[0].W[...] = scalar.W1
     net.layers[0].b[...] = 0
     net.layers[1].W[...] = scalar.W2
