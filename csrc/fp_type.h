@@ -4,13 +4,9 @@
  * paths cannot drift apart. No include guard on purpose: it is re-included per type. */
 #undef FP_T
 #undef FPN
-#undef FPM_EXP
-#undef FPM_LOG
-#undef FPM_LOG1P
 #undef FPM_TANH
 #undef FPM_SQRT
 #undef FPM_FABS
-#undef FPM_ISFINITE
 #undef FP_GEMM
 #undef FPM_EXP_NONPOS
 #undef FP_UTYPE
@@ -19,10 +15,7 @@
 #ifdef FP_DOUBLE
 #define FP_T double
 #define FPN(name) fp_d_##name
-#define FPM_EXP exp
 #define FPM_EXP_NONPOS fp_exp_nonpos_d   /* fp_exp.h: exp of x <= 0, vectorisable */
-#define FPM_LOG log
-#define FPM_LOG1P log1p
 #define FPM_TANH tanh
 #define FPM_SQRT sqrt
 #define FPM_FABS fabs
@@ -33,10 +26,7 @@
 #else
 #define FP_T float
 #define FPN(name) fp_s_##name
-#define FPM_EXP expf
 #define FPM_EXP_NONPOS fp_exp_nonpos_s   /* fp_exp.h: vectorisable */
-#define FPM_LOG logf
-#define FPM_LOG1P log1pf
 #define FPM_TANH tanhf
 #define FPM_SQRT sqrtf
 #define FPM_FABS fabsf
