@@ -4,6 +4,7 @@
     net = fp.mlp([2, 8, 1], hidden="tanh", output="sigmoid", loss="binary_cross_entropy")
     hist = net.fit(X, y, epochs=100, batch_size=4, optimizer=fp.SGD(lr=0.5))
 """
+import numbers as _numbers
 import os as _os
 
 from fastprop import _kernels, _network
@@ -23,12 +24,20 @@ __all__ = ["Network", "Dense", "mlp", "SGD", "Adam", "numerical_gradient", "grad
            "__version__"]
 
 
+def _max_threads():
+    """The largest thread count set_num_threads accepts: 256, or the number of cores where
+    that is more (more threads than cores only slows compute kernels down, and thousands of
+    OpenMP threads can exhaust the process's memory or thread limit)."""
+    return max(256, _os.cpu_count() or 1)
+
+
 def set_num_threads(n):
     """Threads used by fastprop's kernels (default: FASTPROP_NUM_THREADS, else all cores)."""
-    if isinstance(n, bool) or not isinstance(n, int):
+    if isinstance(n, bool) or not isinstance(n, _numbers.Integral):
         raise TypeError(f"n: expected an int, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"n: expected a positive number of threads, got {n}")
+    n = int(n)
+    if n < 1 or n > _max_threads():
+        raise ValueError(f"n: expected a number of threads from 1 to {_max_threads()}, got {n}")
     _kernels.set_num_threads(n)
     _network.set_num_threads(n)
 
@@ -49,7 +58,8 @@ def _threads_from_environment():
     try:
         set_num_threads(int(value))
     except (TypeError, ValueError):
-        raise ValueError(f"FASTPROP_NUM_THREADS: expected a positive integer, got {value!r}") from None
+        raise ValueError(f"FASTPROP_NUM_THREADS: expected an integer from 1 to "
+                         f"{_max_threads()}, got {value!r}") from None
 
 
 _threads_from_environment()

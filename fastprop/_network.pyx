@@ -18,6 +18,11 @@ from fastprop._csrc cimport *
 cdef int N_ACTIVATIONS = 6
 cdef int N_LOSSES = 3
 MAX_LAYERS = FP_MAX_LAYERS
+# The most elements a parameter buffer or a workspace may have: 2^56, so that every count the
+# C code forms from them (elements, bytes, offsets) stays far inside int64. Checked here in
+# double arithmetic, which cannot overflow, before any count is formed in int64.
+cdef double MAX_ELEMENTS_D = 72057594037927936.0
+MAX_ELEMENTS = 1 << 56
 
 
 cdef fp_net _describe(const int64_t[::1] sizes, const int32_t[::1] acts, int loss) except *:
@@ -28,9 +33,18 @@ cdef fp_net _describe(const int64_t[::1] sizes, const int32_t[::1] acts, int los
     if sizes.shape[0] != L + 1:
         raise ValueError(f"sizes: expected {L + 1} entries (one more than acts), "
                          f"got {sizes.shape[0]}")
+    cdef double total = 0
     for l in range(L + 1):
         if sizes[l] < 1:
             raise ValueError(f"sizes: expected positive layer widths, got {sizes[l]} at {l}")
+        if <double>sizes[l] > MAX_ELEMENTS_D:
+            raise ValueError(f"sizes: expected layer widths <= {MAX_ELEMENTS:,}, got "
+                             f"{sizes[l]:,} at {l}")
+    for l in range(L):
+        total += (<double>sizes[l] + 1) * <double>sizes[l + 1]
+    if total > MAX_ELEMENTS_D:
+        raise ValueError(f"sizes: expected at most {MAX_ELEMENTS:,} parameters in all, got "
+                         f"about {total:.4g}")
     for l in range(L):
         if acts[l] < 0 or acts[l] >= N_ACTIVATIONS:
             raise ValueError(f"acts: unknown activation code {acts[l]} at layer {l}")
@@ -49,11 +63,26 @@ def n_params(const int64_t[::1] sizes, const int32_t[::1] acts, int loss):
     return fp_net_n_params(&net)
 
 
+cdef int _check_cap(fp_net *net, int64_t cap) except -1:
+    """cap >= 1, and the workspace for cap rows (at most cap * (2 layers + 2) * the widest
+    layer elements) within MAX_ELEMENTS."""
+    cdef double widest = 0
+    cdef int l
+    if cap < 1:
+        raise ValueError(f"cap: expected at least 1 row, got {cap}")
+    for l in range(1, net.n_layers + 1):
+        if <double>net.sizes[l] > widest:
+            widest = <double>net.sizes[l]
+    if <double>cap * (2.0 * net.n_layers + 2.0) * widest > MAX_ELEMENTS_D:
+        raise ValueError(f"cap: {cap:,} rows of a network {widest:.0f} units wide need more "
+                         f"than {MAX_ELEMENTS:,} elements of workspace; pass fewer rows a call")
+    return 0
+
+
 def workspace_size(const int64_t[::1] sizes, const int32_t[::1] acts, int loss, int64_t cap):
     """Elements of workspace needed for up to `cap` rows a call."""
     cdef fp_net net = _describe(sizes, acts, loss)
-    if cap < 1:
-        raise ValueError(f"cap: expected at least 1 row, got {cap}")
+    _check_cap(&net, cap)
     return fp_net_workspace_size(&net, cap)
 
 
@@ -67,8 +96,7 @@ cdef int64_t _check_common(fp_net *net, Py_ssize_t n_params, Py_ssize_t ws_len, 
     """Checks params, workspace and X against the network; returns N."""
     cdef int64_t N = fp_net_n_params(net)
     _check_len("params", n_params, N)
-    if cap < 1:
-        raise ValueError(f"cap: expected at least 1 row, got {cap}")
+    _check_cap(net, cap)
     if ws_len < fp_net_workspace_size(net, cap):
         raise ValueError(f"workspace: expected at least {fp_net_workspace_size(net, cap)} "
                          f"elements for {cap} rows, got {ws_len}")

@@ -8,7 +8,7 @@ import numpy as np
 
 from fastprop import _kernels
 
-__all__ = ["all_finite", "as_features", "as_int", "as_float", "resolve_dtype"]
+__all__ = ["all_finite", "as_dtype_finite", "as_features", "as_int", "as_float", "resolve_dtype"]
 
 
 def resolve_dtype(dtype, argument="dtype"):
@@ -26,6 +26,9 @@ def as_numeric_array(a, argument):
     """np.asarray(a), refusing non-numeric, complex and string data."""
     if isinstance(a, (str, bytes)):
         raise TypeError(f"{argument}: expected a numeric array, got {type(a).__name__}")
+    if isinstance(a, np.ma.MaskedArray) and np.ma.getmask(a) is not np.ma.nomask and a.mask.any():
+        raise TypeError(f"{argument}: expected a plain array, got a masked array with masked "
+                        f"entries (fill them first, e.g. {argument}.filled(value))")
     try:
         arr = np.asarray(a)
     except (ValueError, TypeError) as exc:
@@ -51,6 +54,18 @@ def check_finite(arr, argument):
         raise ValueError(f"{argument}: expected finite values, got {bad}")
 
 
+def as_dtype_finite(arr, dtype, argument):
+    """np.ascontiguousarray(arr, dtype), refusing values that the cast makes infinite (float64
+    data beyond float32's range, about 3.4e38, given to a float32 network)."""
+    with np.errstate(over="ignore"):     # refused below, with the argument named
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    if out.dtype != arr.dtype and out.dtype.kind == "f" and not all_finite(out):
+        big = float(np.abs(arr).max())
+        raise ValueError(f"{argument}: expected values within the {out.dtype} range (largest "
+                         f"{float(np.finfo(out.dtype).max):.4g}), got {big:.4g}")
+    return out
+
+
 def as_features(X, n_in, dtype, argument="X"):
     """X as a C-contiguous (n, n_in) array of dtype: finite, non-empty."""
     arr = as_numeric_array(X, argument)
@@ -64,16 +79,18 @@ def as_features(X, n_in, dtype, argument="X"):
         raise ValueError(f"{argument}: expected {n_in} features (n_in of the first layer), "
                          f"got {arr.shape[1]}")
     check_finite(arr, argument)
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return as_dtype_finite(arr, dtype, argument)
 
 
-def as_int(value, argument, minimum=None):
-    """A Python int from an integral number (bools refused), at least `minimum`."""
+def as_int(value, argument, minimum=None, maximum=None):
+    """A Python int from an integral number (bools refused), in [minimum, maximum]."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{argument}: expected an integer, got {type(value).__name__} {value!r}")
     value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{argument}: expected an integer >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{argument}: expected an integer <= {maximum:,}, got {value:,}")
     return value
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastprop._validation import as_numeric_array, check_finite
+from fastprop._validation import as_dtype_finite, as_numeric_array, check_finite
 
 __all__ = ["Loss", "LOSSES", "get_loss", "prepare_targets"]
 
@@ -64,7 +64,7 @@ def prepare_targets(loss, y, n, n_out, dtype, argument="y"):
     if loss.name == "cross_entropy" and arr.min() < 0:
         raise ValueError(f"{argument}: expected one-hot or probability rows (non-negative), "
                          f"got a minimum of {arr.min()}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return as_dtype_finite(arr, dtype, argument)
 
 
 def one_hot(labels, n_classes, dtype, argument="y"):

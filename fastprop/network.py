@@ -1,15 +1,27 @@
 """The network: `Dense` layers, `Network` and `mlp`. A network owns one flat parameter buffer
 [W1, b1, W2, b2, ...] (each W of shape (n_in, n_out), row-major); its layers' W and b are views
 into it. Every computation is one call into the compiled floor (fastprop._network); this file
-only checks inputs, keeps the workspace and shapes results."""
+only checks inputs, keeps the workspace and shapes results.
+
+Thread safety: the compiled calls of one network run one at a time (a lock per network, taken
+with the GIL released while waiting), since they share its workspace and `fit` and finite
+differences write its parameters. Different networks run in parallel."""
+import numbers
+import threading
+
 import numpy as np
 
 from fastprop import _network
-from fastprop._validation import as_features, as_int, resolve_dtype
+from fastprop._validation import (all_finite, as_dtype_finite, as_features, as_int,
+                                  as_numeric_array, resolve_dtype)
 from fastprop.activations import get_activation
 from fastprop.losses import get_loss, prepare_targets
 
 __all__ = ["Dense", "Network", "mlp"]
+
+# The most elements a network's parameter buffer or workspace may hold: their byte sizes stay
+# far inside int64 (the compiled floor refuses more, fastprop._network.MAX_ELEMENTS).
+MAX_ELEMENTS = _network.MAX_ELEMENTS
 
 
 class Dense:
@@ -19,8 +31,8 @@ class Dense:
     of its parameter buffer; before that they are None."""
 
     def __init__(self, n_in, n_out, activation="identity"):
-        self.n_in = as_int(n_in, "n_in", minimum=1)
-        self.n_out = as_int(n_out, "n_out", minimum=1)
+        self.n_in = as_int(n_in, "n_in", minimum=1, maximum=MAX_ELEMENTS)
+        self.n_out = as_int(n_out, "n_out", minimum=1, maximum=MAX_ELEMENTS)
         self.activation = get_activation(activation).name
         self.W = None
         self.b = None
@@ -36,8 +48,12 @@ class Dense:
 def _rng(seed):
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
-        return np.random.default_rng(seed)
+    if seed is None:
+        return np.random.default_rng()
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        if seed < 0:
+            raise ValueError(f"seed: expected a non-negative integer, got {seed}")
+        return np.random.default_rng(int(seed))
     raise TypeError(f"seed: expected an int, None or a numpy.random.Generator, got "
                     f"{type(seed).__name__}")
 
@@ -67,6 +83,13 @@ class Network:
                                  f"expected it in the last layer only, got it in layer {i}")
         if len(layers) > _network.MAX_LAYERS:
             raise ValueError(f"layers: expected at most {_network.MAX_LAYERS} layers, got {len(layers)}")
+        total = sum(layer.n_params for layer in layers)          # Python ints: exact
+        if total > MAX_ELEMENTS:
+            raise ValueError(f"layers: expected at most {MAX_ELEMENTS:,} parameters in all, got "
+                             f"a network of {total:,}")
+        if layers[-1].activation == "softmax" and layers[-1].n_out == 1:
+            raise ValueError("layers[-1]: softmax over a single unit is always 1 (zero "
+                             "gradient); expected n_out >= 2, or 'sigmoid' for one output")
         self._loss = get_loss(loss)
         out = layers[-1].activation
         if self._loss.outputs is not None and out not in self._loss.outputs:
@@ -82,6 +105,7 @@ class Network:
         self._bind_views()
         self._init_weights(_rng(seed))
         self._ws, self._cap = None, 0
+        self._lock = threading.RLock()   # one compiled call at a time (see the module doc)
         self._buffer_allocations = 0     # counted so that tests can prove the reuse
         self._grad, self._gather = None, None
 
@@ -110,12 +134,14 @@ class Network:
 
     @params.setter
     def params(self, values):
-        arr = np.asarray(values)
+        arr = as_numeric_array(values, "params")
         if arr.shape != self._params.shape:
             raise ValueError(f"params: expected shape {self._params.shape}, got {arr.shape}")
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"params: expected a real numeric dtype, got {arr.dtype}")
-        self._params[...] = arr
+        if arr.dtype.kind == "f" and not all_finite(arr):
+            raise ValueError("params: expected finite values, got NaN or infinity")
+        arr = as_dtype_finite(arr, self.dtype, "params")
+        with self._lock:
+            self._params[...] = arr
 
     @property
     def n_params(self):
@@ -160,10 +186,14 @@ class Network:
             self._buffer_allocations += 1
         return ws, self._grad, self._gather
 
-    def _inputs(self, X, y=None, names=("X", "y")):
-        Xc = as_features(X, self.n_in, self.dtype, names[0])
+    def _features(self, X, name="X"):
+        return as_features(X, self.n_in, self.dtype, name)
+
+    def _inputs(self, X, y, names=("X", "y")):
+        Xc = self._features(X, names[0])
         if y is None:
-            return Xc
+            raise TypeError(f"{names[1]}: expected targets for the {Xc.shape[0]} samples of "
+                            f"{names[0]}, got None")
         return Xc, prepare_targets(self._loss, y, Xc.shape[0], self.n_out, self.dtype, names[1])
 
     def _code(self):
@@ -171,24 +201,27 @@ class Network:
 
     def predict(self, X):
         """Output activations for X (n, n_in): shape (n, n_out)."""
-        Xc = self._inputs(X)
+        Xc = self._features(X)
         out = np.empty((Xc.shape[0], self.n_out), dtype=self.dtype)
-        ws = self._workspace(Xc.shape[0])
-        _network.forward(*self._code(), self._params, Xc, ws, self._cap, out)
+        with self._lock:
+            ws = self._workspace(Xc.shape[0])
+            _network.forward(*self._code(), self._params, Xc, ws, self._cap, out)
         return out
 
     def loss(self, X, y):
         """Mean loss on (X, y): one forward pass."""
         Xc, Y = self._inputs(X, y)
-        ws = self._workspace(Xc.shape[0])
-        return float(_network.loss_value(*self._code(), self._params, Xc, Y, ws, self._cap))
+        with self._lock:
+            ws = self._workspace(Xc.shape[0])
+            return float(_network.loss_value(*self._code(), self._params, Xc, Y, ws, self._cap))
 
     def backprop(self, X, y):
         """(loss, grad): one forward and one backward pass; grad is laid out like params."""
         Xc, Y = self._inputs(X, y)
-        ws = self._workspace(Xc.shape[0])
         grad = np.empty_like(self._params)
-        loss = _network.backprop(*self._code(), self._params, Xc, Y, ws, self._cap, grad)
+        with self._lock:
+            ws = self._workspace(Xc.shape[0])
+            loss = _network.backprop(*self._code(), self._params, Xc, Y, ws, self._cap, grad)
         return float(loss), grad
 
     def fit(self, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,

@@ -46,6 +46,9 @@ def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,
     """Train `net` on (X, y) for `epochs` epochs of mini-batches of `batch_size` samples (the
     last partial batch included; batch_size larger than n means full batch). The caller's
     arrays are never modified. Returns a History."""
+    from fastprop.network import Network
+    if not isinstance(net, Network):
+        raise TypeError(f"net: expected a fastprop Network, got {type(net).__name__}")
     Xc, Y = net._inputs(X, y)
     n = Xc.shape[0]
     epochs = as_int(epochs, "epochs", minimum=0)
@@ -55,6 +58,8 @@ def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer: expected fastprop.SGD or fastprop.Adam, got "
                         f"{type(optimizer).__name__}")
+    optimizer._check_net(net)
+    opt_args = optimizer._args()
     Xv = np.empty((0, net.n_in), dtype=net.dtype)
     Yv = np.empty((0, net.n_out), dtype=net.dtype)
     if validation_data is not None:
@@ -63,26 +68,39 @@ def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,
                              f"{type(validation_data).__name__}")
         Xv, Yv = net._inputs(*validation_data, names=("validation_data[0] (X_val)",
                                                       "validation_data[1] (y_val)"))
-    state = optimizer._bind(net)
     rng_state = _rng(seed).integers(0, 2 ** 64, size=4, dtype=np.uint64, endpoint=False)
     if not rng_state.any():
         rng_state[0] = 1
+    with net._lock:       # the network's buffers and parameters: one compiled call at a time
+        return _train(net, Xc, Y, Xv, Yv, batch, epochs, shuffle, rng_state, optimizer,
+                      opt_args, progress)
+
+
+# epochs a compiled call runs at most (bounds the per-epoch loss buffers)
+MAX_EPOCHS_A_CALL = 1 << 16
+
+
+def _train(net, Xc, Y, Xv, Yv, batch, epochs, shuffle, rng_state, optimizer, opt_args,
+           progress):
+    n = Xc.shape[0]
+    state = optimizer._bind(net)
     ws, grad, gather = net._train_buffers(batch)
     perm = np.arange(n, dtype=np.int64)
-    epoch_loss = np.zeros(max(epochs, 1))
-    val_loss = np.zeros(max(epochs, 1))
+    epoch_loss = np.zeros(max(min(epochs, MAX_EPOCHS_A_CALL), 1))
+    val_loss = np.zeros_like(epoch_loss)
     history = History()
 
-    # Without progress, one compiled call runs every epoch. With it, calls run chunks of
-    # epochs, doubled while a chunk takes under 0.1 s, so printing stays a few lines a second.
-    chunk = 1 if progress else max(epochs, 1)
+    # Without progress, one compiled call runs every epoch (up to MAX_EPOCHS_A_CALL). With
+    # it, calls run chunks of epochs, doubled while a chunk takes under 0.1 s, so printing
+    # stays a few lines a second.
+    chunk = 1 if progress else epoch_loss.shape[0]
     done = 0
     start = time.perf_counter()
     while done < epochs:
-        k = min(chunk, epochs - done)
+        k = min(chunk, epochs - done, MAX_EPOCHS_A_CALL)
         t0 = time.perf_counter()
         ran = _network.train(*net._code(), net.params, Xc, Y, batch, k, bool(shuffle),
-                             rng_state, perm, *optimizer._args(), optimizer._step, state,
+                             rng_state, perm, *opt_args, optimizer._step, state,
                              ws, net._cap, grad, gather, epoch_loss, Xv, Yv, val_loss)
         completed = ran if ran >= 0 else -ran - 1
         history.loss.extend(epoch_loss[:completed].tolist())

@@ -1,0 +1,262 @@
+"""Inputs found by an audit of the public API that used to crash, return wrong numbers or
+raise unclear errors: concurrent calls on one network, absurd thread counts, float64 values
+beyond float32's range, sizes whose counts overflow int64, optimizers shared or changed
+between calls. Each test states the behaviour a user may rely on."""
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import fastprop as fp
+from fastprop import _network, training
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(3)
+    return rng.standard_normal((40, 4)), rng.standard_normal((40, 2))
+
+
+# ---- one network, several Python threads ----------------------------------------------------
+def test_concurrent_predictions_on_one_network_are_each_correct():
+    net = fp.mlp([64, 128, 10], hidden="tanh", seed=0)
+    rng = np.random.default_rng(0)
+    inputs = {"A": rng.standard_normal((37, 64)), "B": rng.standard_normal((300, 64))}
+    expected = {k: net.predict(x) for k, x in inputs.items()}
+    wrong = {"A": 0, "B": 0}
+    start = threading.Barrier(2)
+
+    def worker(key):
+        start.wait()
+        for _ in range(150):
+            if not np.array_equal(net.predict(inputs[key]), expected[key]):
+                wrong[key] += 1
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in inputs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == {"A": 0, "B": 0}
+
+
+def test_concurrent_backprop_and_loss_on_one_network_are_each_correct():
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((300, 16)), rng.standard_normal((300, 2))
+    net = fp.mlp([16, 256, 2], hidden="sigmoid", seed=1)
+    loss_ref, grad_ref = net.backprop(X, y)
+    small_ref = net.loss(X[:3], y[:3])
+    bad = []
+
+    def grads():
+        for _ in range(200):
+            loss, grad = net.backprop(X, y)
+            if loss != loss_ref or not np.array_equal(grad, grad_ref):
+                bad.append("backprop")
+
+    def losses():
+        for _ in range(200):
+            if net.loss(X[:3], y[:3]) != small_ref:
+                bad.append("loss")
+
+    threads = [threading.Thread(target=grads), threading.Thread(target=losses)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert bad == []
+
+
+# ---- thread counts ----------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [10 ** 6, 2 ** 40, 0, -3])
+def test_thread_counts_out_of_range_are_refused_before_any_thread_starts(n):
+    before = fp.get_num_threads()
+    with pytest.raises(ValueError, match=r"^n: expected a number of threads from 1 to \d+, got"):
+        fp.set_num_threads(n)
+    assert fp.get_num_threads() == before
+
+
+def test_numpy_integer_thread_counts_are_accepted():
+    before = fp.get_num_threads()
+    try:
+        fp.set_num_threads(np.int64(1))
+        assert fp.get_num_threads() == 1
+    finally:
+        fp.set_num_threads(before)
+
+
+def test_an_absurd_FASTPROP_NUM_THREADS_is_refused_at_import(tmp_path):
+    env = dict(os.environ, FASTPROP_NUM_THREADS="1000000")
+    r = subprocess.run([sys.executable, "-c", "import fastprop"], env=env, capture_output=True,
+                       text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode != 0
+    assert "FASTPROP_NUM_THREADS: expected an integer from 1 to" in r.stderr
+    assert "Segmentation" not in r.stderr
+
+
+# ---- float64 data given to a float32 network ------------------------------------------------
+def test_float64_features_beyond_float32_range_are_refused_not_made_infinite():
+    net = fp.mlp([2, 3, 1], dtype="float32")
+    with pytest.raises(ValueError, match=r"^X: expected values within the float32 range"):
+        net.predict(np.array([[1e39, 1.0]]))
+
+
+def test_float64_targets_beyond_float32_range_are_refused_with_the_argument_named():
+    net = fp.mlp([2, 3, 1], dtype="float32")
+    X = np.ones((5, 2))
+    before = net.params.copy()
+    with pytest.raises(ValueError, match=r"^y: expected values within the float32 range"):
+        net.fit(X, np.full(5, 1e39), epochs=1)
+    np.testing.assert_array_equal(net.params, before)
+
+
+@pytest.mark.parametrize("value, match", [(1e39, r"^params: expected values within the float32"),
+                                          (np.nan, r"^params: expected finite values"),
+                                          (np.inf, r"^params: expected finite values")])
+def test_params_that_are_or_become_non_finite_are_refused_and_change_nothing(value, match):
+    net = fp.mlp([2, 3, 1], dtype="float32")
+    before = net.params.copy()
+    new = np.zeros(net.n_params)
+    new[4] = value
+    with pytest.raises(ValueError, match=match):
+        net.params = new
+    np.testing.assert_array_equal(net.params, before)
+
+
+# ---- sizes whose counts overflow int64 --------------------------------------------------------
+def test_layer_widths_beyond_the_addressable_are_refused_by_the_layer():
+    with pytest.raises(ValueError, match=r"^n_out: expected an integer <="):
+        fp.Dense(1, 2 ** 62)
+    with pytest.raises(ValueError, match=r"^n_in: expected an integer <="):
+        fp.Dense(2 ** 70, 1)
+
+
+def test_a_network_with_too_many_parameters_is_refused_before_allocating():
+    # each layer is within bounds, their product is not: 2^28 x 2^29 weights = 2^57 > 2^56
+    with pytest.raises(ValueError, match=r"^layers: expected at most [\d,]+ parameters in all"):
+        fp.Network([fp.Dense(2 ** 28, 2 ** 29), fp.Dense(2 ** 29, 1)])
+
+
+def test_the_compiled_floor_refuses_sizes_whose_counts_overflow():
+    acts = np.array([0, 0], dtype=np.int32)
+    with pytest.raises(ValueError, match=r"^sizes: expected layer widths <="):
+        _network.n_params(np.array([1, 2 ** 62, 2], dtype=np.int64), acts, 0)
+    with pytest.raises(ValueError, match=r"^sizes: expected at most [\d,]+ parameters in all"):
+        _network.n_params(np.array([2 ** 40, 2 ** 40, 2], dtype=np.int64), acts, 0)
+    with pytest.raises(ValueError, match=r"^cap: [\d,]+ rows of a network"):
+        _network.workspace_size(np.array([4, 2 ** 20, 2], dtype=np.int64), acts, 0, 2 ** 50)
+
+
+# ---- missing targets ------------------------------------------------------------------------
+@pytest.mark.parametrize("call", ["loss", "backprop", "fit"])
+def test_y_none_is_refused_naming_y(call, data):
+    X, _ = data
+    net = fp.mlp([4, 3, 2])
+    with pytest.raises(TypeError, match=r"^y: expected targets for the 40 samples of X, got None"):
+        getattr(net, call)(X, None)
+    with pytest.raises(TypeError, match=r"^y: expected targets"):   # two rows: not unpacked
+        getattr(net, call)(X[:2], None)
+
+
+# ---- optimizers ------------------------------------------------------------------------------
+def test_an_optimizer_is_tied_to_its_network_even_of_the_same_shape(data):
+    X, y = data
+    a, b = fp.mlp([4, 3, 2], seed=0), fp.mlp([4, 3, 2], seed=1)
+    opt = fp.SGD(lr=0.01, momentum=0.9)
+    a.fit(X, y, epochs=1, optimizer=opt)
+    before = b.params.copy()
+    with pytest.raises(ValueError, match=r"^optimizer: its state \(step 40\) belongs to another"):
+        b.fit(X, y, epochs=1, optimizer=opt)
+    with pytest.raises(ValueError, match=r"^optimizer: its state"):
+        opt.step(b, np.zeros(b.n_params))
+    np.testing.assert_array_equal(b.params, before)
+    a.fit(X, y, epochs=1, optimizer=opt)          # its own network still trains
+    assert opt.steps == 80
+
+
+def test_refused_calls_leave_the_optimizer_unbound(data):
+    X, y = data
+    net, other = fp.mlp([4, 3, 2]), fp.mlp([4, 5, 2])
+    opt = fp.Adam()
+    with pytest.raises(TypeError, match=r"^seed"):
+        net.fit(X, y, epochs=1, optimizer=opt, seed="bad")
+    with pytest.raises(ValueError, match=r"^grad: expected shape"):
+        opt.step(net, np.zeros(3))
+    other.fit(X, y, epochs=1, optimizer=opt)      # still free for another network
+    assert opt.steps == 40
+
+
+@pytest.mark.parametrize("attr, value, exc, match", [
+    ("lr", -5.0, ValueError, r"^lr: expected a number >= 0"),
+    ("lr", "fast", TypeError, r"^lr: expected a real number"),
+    ("momentum", float("nan"), ValueError, r"^momentum: expected a finite number"),
+    ("nesterov", "no", TypeError, r"^nesterov: expected True or False"),
+])
+def test_hyper_parameters_changed_after_construction_are_checked_at_the_next_call(
+        data, attr, value, exc, match):
+    X, y = data
+    net = fp.mlp([4, 3, 2])
+    opt = fp.SGD(lr=0.1, momentum=0.5)
+    setattr(opt, attr, value)
+    before = net.params.copy()
+    with pytest.raises(exc, match=match):
+        net.fit(X, y, epochs=1, optimizer=opt)
+    with pytest.raises(exc, match=match):
+        opt.step(net, np.zeros(net.n_params))
+    np.testing.assert_array_equal(net.params, before)
+    assert opt.steps == 0
+
+
+def test_a_learning_rate_changed_between_fits_is_used(data):
+    X, y = data
+    net = fp.mlp([4, 3, 2])
+    opt = fp.SGD(lr=0.1)
+    opt.lr = 0.0                                   # a schedule that stops learning
+    before = net.params.copy()
+    net.fit(X, y, epochs=1, optimizer=opt)
+    np.testing.assert_array_equal(net.params, before)
+
+
+def test_nesterov_takes_only_booleans_and_adam_eps_must_be_positive():
+    with pytest.raises(TypeError, match=r"^nesterov: expected True or False, got str 'no'"):
+        fp.SGD(momentum=0.9, nesterov="no")
+    assert fp.SGD(momentum=0.9, nesterov=np.bool_(True)).nesterov is True
+    with pytest.raises(ValueError, match=r"^eps: expected a positive number"):
+        fp.Adam(eps=0.0)
+
+
+# ---- other inputs ----------------------------------------------------------------------------
+def test_negative_seeds_are_refused_naming_seed(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"^seed: expected a non-negative integer, got -1"):
+        fp.mlp([4, 3, 2], seed=-1)
+    with pytest.raises(ValueError, match=r"^seed: expected a non-negative integer, got -1"):
+        fp.mlp([4, 3, 2]).fit(X, y, epochs=1, seed=-1)
+
+
+def test_softmax_over_a_single_unit_is_refused():
+    with pytest.raises(ValueError, match=r"^layers\[-1\]: softmax over a single unit"):
+        fp.mlp([4, 3, 1], output="softmax", loss="cross_entropy")
+
+
+def test_masked_arrays_with_masked_entries_are_refused(data):
+    X, y = data
+    net = fp.mlp([4, 3, 2])
+    Xm = np.ma.masked_array(X, mask=np.zeros_like(X, dtype=bool))
+    np.testing.assert_array_equal(net.predict(Xm), net.predict(X))   # nothing masked: fine
+    Xm[0, 0] = np.ma.masked
+    with pytest.raises(TypeError, match=r"^X: expected a plain array, got a masked array"):
+        net.predict(Xm)
+
+
+def test_epochs_run_in_bounded_chunks_give_the_same_training(data, monkeypatch):
+    X, y = data
+    a, b = fp.mlp([4, 3, 2], seed=0), fp.mlp([4, 3, 2], seed=0)
+    ha = a.fit(X, y, epochs=7, batch_size=8, optimizer=fp.Adam(lr=0.01), seed=5)
+    monkeypatch.setattr(training, "MAX_EPOCHS_A_CALL", 3)
+    hb = b.fit(X, y, epochs=7, batch_size=8, optimizer=fp.Adam(lr=0.01), seed=5)
+    assert hb.loss == ha.loss
+    np.testing.assert_array_equal(a.params, b.params)
