@@ -1,12 +1,15 @@
 """save and load: a network as an .npz of plain arrays (never pickled, never executed).
 `save` writes a temporary file beside the target, then renames it over: a crash leaves either
 the old file or the new one, never half of one."""
+import io
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
+from fastprop._validation import check_finite
 from fastprop.network import Dense, Network
 
 __all__ = ["save", "load"]
@@ -15,8 +18,18 @@ FORMAT = "fastprop-network"
 VERSION = 1
 
 
+def _path(path):
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__} "
+                        f"{path!r}") from None
+
+
 def save(net, path):
-    path = os.fspath(path)
+    if not isinstance(net, Network):
+        raise TypeError(f"net: expected a fastprop Network, got {type(net).__name__}")
+    path = _path(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".fastprop-", suffix=".npz.tmp", dir=directory)
     try:
@@ -39,23 +52,90 @@ def _umask():
     return mask
 
 
-def load(path):
-    """A Network from a file written by `save`; ValueError for anything else."""
-    path = os.fspath(path)
+# What reading a damaged archive can raise, besides ValueError: zipfile's own errors, a bad
+# deflate stream (zlib.error), an unsupported compression method (NotImplementedError), an
+# encrypted member (RuntimeError), a short read (EOFError), and OSError from the file itself.
+_READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error,
+                NotImplementedError, RuntimeError)
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")   # a local file header; an empty archive
+
+
+def _read_member(archive, info):
+    """One member of the archive as an array: a .npy of a plain (non-object) dtype whose data
+    fit in the member (checked from the header, before allocating anything)."""
+    if not info.filename.endswith(".npy"):
+        raise ValueError(f"member {info.filename!r} is not a .npy array")
+    raw = archive.read(info)
+    f = io.BytesIO(raw)
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        raise ValueError(f"member {info.filename!r}: unsupported .npy version {version}")
+    if dtype.hasobject:
+        raise ValueError(f"member {info.filename!r} contains pickled (object) data, which is "
+                         f"never loaded")
+    count = 1
+    for n in shape:
+        count *= int(n)
+    if count * dtype.itemsize != len(raw) - f.tell():
+        raise ValueError(f"member {info.filename!r}: its header says {count * dtype.itemsize} "
+                         f"bytes of data, it holds {len(raw) - f.tell()}")
+    f.seek(0)
+    return np.lib.format.read_array(f, allow_pickle=False)
+
+
+def _what_is_wrong(exc):
+    if isinstance(exc, zipfile.BadZipFile):
+        return f"corrupt or truncated zip archive: {exc}"
+    if isinstance(exc, zlib.error):
+        return f"corrupt compressed data: {exc}"
+    if isinstance(exc, EOFError):
+        return f"truncated: {exc}"
+    if isinstance(exc, (NotImplementedError, RuntimeError)):
+        return f"unsupported zip archive: {exc}"
+    return str(exc)
+
+
+def _read_fields(path):
+    """The arrays of the .npz archive at path, by name; ValueError for anything else."""
     try:
-        data = np.load(path, allow_pickle=False)
+        with open(path, "rb") as f:
+            head = f.read(6)
     except FileNotFoundError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+    except OSError as exc:
         raise ValueError(f"path: {path!r} is not a readable fastprop network file ({exc})") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
+    if not head:
+        raise ValueError(f"path: {path!r} is not a fastprop .npz file (the file is empty)")
+    if head.startswith(_NPY_MAGIC):
         raise ValueError(f"path: {path!r} is not a fastprop network file (expected an .npz "
-                         f"archive, got a single {type(data).__name__})")
+                         f"archive, got a single .npy array)")
+    if not head.startswith(_ZIP_MAGIC):
+        raise ValueError(f"path: {path!r} is not a fastprop .npz file (expected a zip archive "
+                         f"as written by fastprop.save, got a file starting with {head!r})")
     try:
-        with data:
-            fields = {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-        raise ValueError(f"path: {path!r} is not a readable fastprop network file ({exc})") from None
+        with zipfile.ZipFile(path) as archive:
+            fields = {}
+            for info in archive.infolist():
+                name = info.filename[:-len(".npy")] if info.filename.endswith(".npy") \
+                    else info.filename
+                if name in fields:
+                    raise ValueError(f"member {info.filename!r} appears twice")
+                fields[name] = _read_member(archive, info)
+    except _READ_ERRORS as exc:
+        raise ValueError(f"path: {path!r} is not a readable fastprop network file "
+                         f"({_what_is_wrong(exc)})") from None
+    return fields
+
+
+def load(path):
+    """A Network from a file written by `save`; ValueError for anything else."""
+    path = _path(path)
+    fields = _read_fields(path)
     try:
         if str(fields["format"]) != FORMAT:
             raise ValueError(f"format {str(fields['format'])!r}")
@@ -76,6 +156,7 @@ def load(path):
         net = Network(layers, loss=str(fields["loss"]), dtype=str(fields["dtype"]), seed=0)
         if params.dtype != net.dtype:
             raise ValueError(f"params of dtype {params.dtype}, expected {net.dtype}")
+        check_finite(params, "params")
         net.params[...] = params
     except (KeyError, ValueError, TypeError) as exc:
         raise ValueError(f"path: {path!r} is not a valid fastprop network file: {exc}") from None

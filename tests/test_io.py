@@ -1,6 +1,7 @@
 """save and load: a round trip gives identical parameters and predictions in each dtype; save
 is atomic (a temporary file beside the target, then os.replace; nothing left behind, an old
 file intact when writing fails); load never unpickles."""
+import io
 import os
 import stat
 import zipfile
@@ -156,3 +157,129 @@ def test_load_of_an_npz_whose_params_are_objects_raises_value_error(tmp_path):
     np.savez(tmp_path / "obj.npz", **fields)
     with pytest.raises(ValueError):
         fp.load(tmp_path / "obj.npz")
+
+
+# ---- bad input: every unreadable, corrupt or foreign file is a ValueError naming the path ----
+def _fields(path):
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
+def _npy_bytes(array):
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def test_load_of_an_npz_with_a_corrupt_compressed_stream_raises_value_error(tmp_path):
+    path = tmp_path / "m.npz"
+    fp.mlp([3, 4, 2], seed=0).save(path)
+    packed = tmp_path / "packed.npz"
+    np.savez_compressed(packed, **_fields(path))
+    blob = bytearray(packed.read_bytes())
+    with zipfile.ZipFile(packed) as z:
+        info = z.getinfo("params.npy")
+    data_start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    for k in range(4):                       # inside the deflate stream of params
+        blob[data_start + 20 + k] ^= 0xFF
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(bytes(blob))
+    with pytest.raises(ValueError, match=r"path: .*bad\.npz.*corrupt"):
+        fp.load(bad)
+
+
+def test_load_of_a_compressed_npz_with_random_bit_flips_raises_value_error_or_loads(tmp_path):
+    path = tmp_path / "m.npz"
+    fp.mlp([3, 4, 2], seed=0).save(path)
+    packed = tmp_path / "packed.npz"
+    np.savez_compressed(packed, **_fields(path))
+    blob = packed.read_bytes()
+    rng = np.random.default_rng(1)
+    for trial in range(40):
+        b = bytearray(blob)
+        for pos in rng.integers(0, len(b), size=4):
+            b[pos] ^= 1 << int(rng.integers(0, 8))
+        bad = tmp_path / f"flip{trial}.npz"
+        bad.write_bytes(bytes(b))
+        try:
+            net = fp.load(bad)
+        except ValueError as exc:
+            assert "path" in str(exc)
+            continue
+        assert net.params.shape == (26,) and np.isfinite(net.params).all()
+
+
+@pytest.mark.parametrize("member", ["sizes", "params", "format", "activations"])
+def test_load_of_an_npz_whose_member_is_raw_bytes_raises_value_error(tmp_path, member):
+    path = tmp_path / "m.npz"
+    fp.mlp([3, 4, 2], seed=0).save(path)
+    bad = tmp_path / "raw.npz"
+    with zipfile.ZipFile(bad, "w") as z:
+        for name, value in _fields(path).items():
+            if name == member:
+                z.writestr(name, b"not an array at all")    # no .npy suffix, no npy header
+            else:
+                z.writestr(name + ".npy", _npy_bytes(value))
+    with pytest.raises(ValueError, match=rf"path: .*raw\.npz.*{member}.* not a \.npy array"):
+        fp.load(bad)
+
+
+def test_load_of_an_npy_member_whose_header_claims_more_data_than_it_holds(tmp_path):
+    # A header claiming 10**12 parameters over 26 values of data: refused from the header,
+    # not by a MemoryError from allocating what it claims.
+    path = tmp_path / "m.npz"
+    fp.mlp([3, 4, 2], seed=0).save(path)
+    fields = _fields(path)
+    header = np.lib.format.header_data_from_array_1_0(fields["params"])
+    header["shape"] = (10 ** 12,)
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    lying = buf.getvalue() + fields["params"].tobytes()
+    bad = tmp_path / "lying.npz"
+    with zipfile.ZipFile(bad, "w") as z:
+        for name, value in fields.items():
+            z.writestr(name + ".npy", lying if name == "params" else _npy_bytes(value))
+    with pytest.raises(ValueError, match=r"path: .*lying\.npz.*params"):
+        fp.load(bad)
+
+
+def test_load_of_a_text_file_says_it_is_not_a_fastprop_npz_file(tmp_path):
+    bad = tmp_path / "notes.npz"
+    bad.write_text("W1 = [[1, 2], [3, 4]]\n")
+    with pytest.raises(ValueError, match=r"path: .*notes\.npz.* not a fastprop \.npz file") as info:
+        fp.load(bad)
+    assert "pickle" not in str(info.value)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_load_refuses_non_finite_params(tmp_path, bad, dtype):
+    path = tmp_path / "m.npz"
+    fp.mlp([3, 4, 2], dtype=dtype, seed=0).save(path)
+    fields = _fields(path)
+    fields["params"][5] = bad
+    np.savez(tmp_path / "nonfinite.npz", **fields)
+    with pytest.raises(ValueError, match=r"path: .*nonfinite\.npz.*params: expected finite"):
+        fp.load(tmp_path / "nonfinite.npz")
+
+
+@pytest.mark.parametrize("not_a_net", ["x", None, np.zeros(3)])
+def test_save_of_something_that_is_not_a_network_raises_type_error_naming_net(tmp_path,
+                                                                             not_a_net):
+    path = tmp_path / "m.npz"
+    with pytest.raises(TypeError, match=r"net: expected a fastprop Network, got "):
+        fp.save(not_a_net, path)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("path", [None, 3.5])
+def test_save_and_load_of_a_path_that_is_not_a_path_raise_type_error_naming_path(path):
+    with pytest.raises(TypeError, match=r"path: expected a str or os.PathLike"):
+        fp.save(fp.mlp([2, 1]), path)
+    with pytest.raises(TypeError, match=r"path: expected a str or os.PathLike"):
+        fp.load(path)
+
+
+def test_load_of_a_directory_raises_value_error_naming_the_path(tmp_path):
+    with pytest.raises(ValueError, match="path: "):
+        fp.load(tmp_path)
