@@ -12,6 +12,7 @@ import numpy as np
 
 from fastprop import _network
 from fastprop._validation import as_float
+from fastprop.network import Network
 
 __all__ = ["numerical_gradient", "gradcheck", "GradcheckResult", "default_eps"]
 
@@ -24,24 +25,50 @@ def default_eps(dtype, scheme="forward"):
 
 
 def _scheme(scheme):
+    if not isinstance(scheme, str):
+        raise TypeError(f"scheme: expected 'forward' or 'central', got "
+                        f"{type(scheme).__name__} {scheme!r}")
     if scheme not in SCHEMES:
         raise ValueError(f"scheme: expected 'forward' or 'central', got {scheme!r}")
     return SCHEMES[scheme]
 
 
+def _network_arg(net):
+    if not isinstance(net, Network):
+        raise TypeError(f"net: expected a fastprop Network, got {type(net).__name__}")
+    return net
+
+
+def _step(eps, dtype, scheme):
+    """The relative step: the default for dtype and scheme, or eps checked to lie in
+    [machine epsilon of dtype, 1]. Below machine epsilon p + eps*max(1, |p|) rounds back to p
+    (or the difference quotient overflows) and every entry is NaN or noise; above 1 the
+    step is no longer small and the quotient is not a derivative."""
+    if eps is None:
+        return default_eps(dtype, scheme)
+    eps = as_float(eps, "eps")
+    lo = float(np.finfo(dtype).eps)
+    if not lo <= eps <= 1.0:
+        raise ValueError(f"eps: expected a relative step in [{lo:.6g}, 1] (from the machine "
+                         f"epsilon of the network's dtype, {np.dtype(dtype).name}), got {eps:g}")
+    return eps
+
+
 def numerical_gradient(net, X, y, eps=None, scheme="forward", indices=None):
     """The gradient of net.loss(X, y) by finite differences: 1 + N forward passes with the
     forward scheme, 2N with the central one. `indices` limits it to those parameters (the
-    result then has one entry per index); the default is all N, laid out like params."""
+    result then has one entry per index, an empty array for an empty list); the default is
+    all N, laid out like params. `eps` is the relative step, in [machine epsilon, 1]."""
+    _network_arg(net)
     code = _scheme(scheme)
-    eps = default_eps(net.dtype, scheme) if eps is None else as_float(eps, "eps")
-    if not eps > 0:
-        raise ValueError(f"eps: expected a positive step, got {eps}")
+    eps = _step(eps, net.dtype, scheme)
     Xc, Y = net._inputs(X, y)
     if indices is None:
         idx = np.arange(net.n_params, dtype=np.int64)
     else:
         idx = np.asarray(indices)
+        if idx.ndim == 1 and idx.size == 0 and idx.dtype.kind in "iuf":
+            return np.empty(0, dtype=net.dtype)     # like params[[]]: no entries, no passes
         if idx.ndim != 1 or idx.dtype.kind not in "iu":
             raise TypeError(f"indices: expected a 1-D array of integers, got {idx.dtype} "
                             f"shape {idx.shape}")
@@ -90,6 +117,9 @@ def gradcheck(net, X, y, eps=None, scheme="central", rtol=None, atol=None):
 
     Defaults: float64 rtol 1e-6, atol 1e-9; float32 rtol 5e-2, atol 1e-4 (float32 finite
     differences carry rounding noise of about 1e-7 / eps)."""
+    _network_arg(net)
+    _scheme(scheme)
+    _step(eps, net.dtype, scheme)      # checked before the backprop pass, not after it
     f64 = net.dtype == np.float64
     rtol = as_float((1e-6 if f64 else 5e-2) if rtol is None else rtol, "rtol", minimum=0.0)
     atol = as_float((1e-9 if f64 else 1e-4) if atol is None else atol, "atol", minimum=0.0)
