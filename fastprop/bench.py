@@ -29,6 +29,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -504,7 +505,7 @@ def add_parser(sub):
                         "3 with --quick)")
     p.add_argument("--threads", type=_positive_int, default=None,
                    help="threads for fastprop and torch (default: fastprop's current count)")
-    p.add_argument("--fd-budget", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--fd-budget", type=_budget, default=None, metavar="SECONDS",
                    help="time the FD loop over a sample of parameters when the full loop "
                         "would take longer than this (default 2 s, 0.25 s with --quick)")
     p.add_argument("--sample", type=_positive_int, default=None, metavar="K",
@@ -512,8 +513,9 @@ def add_parser(sub):
     p.add_argument("--quick", action="store_true",
                    help="short timings (5 ms a call, 3 repeats, small FD sample): < 30 s, for CI")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
-    p.add_argument("--json", metavar="FILE", help="write every raw timing and the machine here")
-    p.add_argument("--plot", metavar="FILE.png",
+    p.add_argument("--json", type=_output_file, metavar="FILE",
+                   help="write every raw timing and the machine here")
+    p.add_argument("--plot", type=_plot_file, metavar="FILE.png",
                    help="plot cost in forward passes against N (needs matplotlib: the plot extra)")
     p.set_defaults(func=run)
     return p
@@ -527,6 +529,52 @@ def _positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def _budget(text):
+    """--fd-budget: seconds, finite and >= 0 (0: always time the FD loop over a sample)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds >= 0, got {text!r}")
+    return value
+
+
+def _output_file(text):
+    """--json, --plot: a file the run can write when it ends, checked now rather than after
+    minutes of timing: its directory exists and takes a new file; the path is not a directory,
+    nor an existing file that cannot be written."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a file name, got an empty string")
+    if text.endswith(os.sep) or (os.altsep and text.endswith(os.altsep)):
+        raise argparse.ArgumentTypeError(f"expected a file name, got a directory path {text!r}")
+    directory = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(directory):
+        what = "is not a directory" if os.path.exists(directory) else "does not exist"
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: directory {directory!r} {what}")
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: it is a directory")
+    try:    # a real probe (os.access says yes to root even where nothing can be created)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: directory {directory!r} does "
+                                         f"not take new files ({exc.strerror})") from None
+    if os.path.exists(text) and not os.access(text, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: the file exists and is not "
+                                         f"writable")
+    return text
+
+
+def _plot_file(text):
+    """--plot: a writable file (as _output_file), and matplotlib importable."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise argparse.ArgumentTypeError(PLOT_MISSING[len("--plot "):]) from None
+    return _output_file(text)
 
 
 def _method_text():
