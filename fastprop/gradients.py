@@ -77,8 +77,10 @@ def numerical_gradient(net, X, y, eps=None, scheme="forward", indices=None):
                              f"[{idx.min()}, {idx.max()}]")
         idx = np.ascontiguousarray(idx, dtype=np.int64)
     out = np.empty(idx.shape[0], dtype=net.dtype)
-    ws = net._workspace(Xc.shape[0])
-    _network.numerical_gradient(*net._code(), net.params, Xc, Y, ws, net._cap, code, eps, idx, out)
+    with net._lock:       # perturbs net.params in place: no other call may see them meanwhile
+        ws = net._workspace(Xc.shape[0])
+        _network.numerical_gradient(*net._code(), net.params, Xc, Y, ws, net._cap, code, eps,
+                                    idx, out)
     return out
 
 

@@ -70,6 +70,30 @@ def test_concurrent_backprop_and_loss_on_one_network_are_each_correct():
     assert bad == []
 
 
+def test_predictions_during_finite_differences_never_see_perturbed_parameters():
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((50, 8)), rng.standard_normal((50, 3))
+    net = fp.mlp([8, 64, 3], hidden="tanh", seed=2)
+    expected = net.predict(X)
+    wrong = []
+    done = threading.Event()
+
+    def predictions():
+        while not done.is_set():
+            if not np.array_equal(net.predict(X), expected):
+                wrong.append(1)
+
+    t = threading.Thread(target=predictions)
+    t.start()
+    try:
+        for _ in range(5):
+            fp.numerical_gradient(net, X, y, scheme="central")
+    finally:
+        done.set()
+        t.join()
+    assert wrong == []
+
+
 # ---- thread counts ----------------------------------------------------------------------------
 @pytest.mark.parametrize("n", [10 ** 6, 2 ** 40, 0, -3])
 def test_thread_counts_out_of_range_are_refused_before_any_thread_starts(n):
