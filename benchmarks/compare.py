@@ -517,17 +517,18 @@ def bench_tutorial(th, threads, quick, torch, log):
 # ---------------------------------------------------------------------------------------------
 # 3./4. Mini-batch workloads (synthetic data)
 def _minibatch(th, threads, quick, torch, log, *, name, sizes, hidden, output, loss, batch,
-               steps, repeats, warmup, lr, seed=0):
+               steps, repeats, warmup, lr, warm_steps, seed=0):
     import fastprop as fp
     rng = np.random.default_rng(seed)
     n = batch * steps
+    warm = batch * warm_steps
     X = rng.standard_normal((n, sizes[0])).astype(np.float32)
     if loss == "cross_entropy":
         y = rng.integers(0, sizes[-1], size=n)
     else:
         y = (0.1 * rng.standard_normal((n, sizes[-1]))).astype(np.float32)
     res = {"sizes": sizes, "batch": batch, "steps_per_sample": steps, "repeats": repeats,
-           "warmup": warmup, "untimed_steps_before_each_sample": 1, "dtype": "float32",
+           "warmup": warmup, "untimed_steps_before_each_sample": warm_steps, "dtype": "float32",
            "lr": lr, "by_threads": {}}
     for t in threads:
         th.set(t)
@@ -536,13 +537,16 @@ def _minibatch(th, threads, quick, torch, log, *, name, sizes, hidden, output, l
         net = fp.mlp(sizes, hidden=hidden, output=output, loss=loss, dtype="float32", seed=seed)
         opt = fp.SGD(lr=lr)
 
-        # Each sample starts with one untimed step of its own: the contenders share the
-        # process, and the one before leaves the caches full of its data and, with two threads,
-        # its thread pool spinning on the cores or its own pool asleep (measured: fastprop's
-        # 2-thread step 1.02 ms back to back, 1.5-2.3 ms right after numpy's steps). The timed
-        # steps are then each library's steady state.
+        # Each sample starts with `warm_steps` untimed steps of its own: the contenders share
+        # the process, and the one before leaves the caches full of its data and, with two
+        # threads, its thread pool spinning on the cores or its own pool asleep (measured:
+        # fastprop's 2-thread step 1.02 ms back to back, 1.5-2.3 ms right after numpy's
+        # steps); after the pause between samples the cores are cold too. One untimed step
+        # was not enough for steps of a millisecond or two: mnist at 2 threads measured
+        # fastprop 1.22, numpy 1.47 ms with one, 1.04 and 1.33-1.41 ms with a whole untimed
+        # sample (20 steps) first. The timed steps are then each library's steady state.
         def fp_sample():
-            net.fit(X[:batch], y[:batch], epochs=1, batch_size=batch, optimizer=opt,
+            net.fit(X[:warm], y[:warm], epochs=1, batch_size=batch, optimizer=opt,
                     shuffle=False)
             t0 = _now()
             net.fit(X, y, epochs=1, batch_size=batch, optimizer=opt, shuffle=False)
@@ -553,7 +557,8 @@ def _minibatch(th, threads, quick, torch, log, *, name, sizes, hidden, output, l
         np_batches = [(X[s:s + batch], y[s:s + batch]) for s in range(0, n, batch)]
 
         def np_sample():
-            npnet.train_step(*np_batches[0], lr)
+            for xb, yb in np_batches[:warm // batch]:
+                npnet.train_step(xb, yb, lr)
             t0 = _now()
             for xb, yb in np_batches:
                 npnet.train_step(xb, yb, lr)
@@ -566,7 +571,7 @@ def _minibatch(th, threads, quick, torch, log, *, name, sizes, hidden, output, l
             t_batches = [(Xt[s:s + batch], yt[s:s + batch]) for s in range(0, n, batch)]
 
             def torch_sample():
-                tt.run(t_batches[:1])
+                tt.run(t_batches[:warm // batch])
                 t0 = _now()
                 tt.run(t_batches)
                 return (_now() - t0) / steps
@@ -586,14 +591,16 @@ def bench_mnist(th, threads, quick, torch, log):
     return _minibatch(th, threads, quick, torch, log, name="mnist",
                       sizes=[784, 256, 128, 10], hidden="relu", output="softmax",
                       loss="cross_entropy", batch=128, steps=10 if quick else 20,
-                      repeats=3 if quick else 9, warmup=1, lr=0.01)
+                      repeats=3 if quick else 9, warmup=1, lr=0.01,
+                      warm_steps=10 if quick else 20)
 
 
 def bench_big(th, threads, quick, torch, log):
     return _minibatch(th, threads, quick, torch, log, name="big",
                       sizes=[1024, 4096, 4096, 1024], hidden="relu", output="identity",
                       loss="mse", batch=512, steps=1 if quick else 2,
-                      repeats=1 if quick else 3, warmup=0 if quick else 1, lr=1e-4)
+                      repeats=1 if quick else 3, warmup=0 if quick else 1, lr=1e-4,
+                      warm_steps=1)
 
 
 # ---------------------------------------------------------------------------------------------
