@@ -75,8 +75,8 @@ class Optimizer:
         g = np.ascontiguousarray(g, dtype=net.dtype)
         if not all_finite(g):
             raise ValueError("grad: expected finite values, got NaN or infinity")
-        state = self._bind(net)
         with net._lock:
+            state = self._bind(net)
             ok = _network.optim_step(*args, self._step, net.params, g, state)
         if not ok:
             raise FloatingPointError(
