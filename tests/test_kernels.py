@@ -439,3 +439,56 @@ def test_all_finite_agrees_with_numpy_wherever_the_bad_value_is(dtype, n):
             y[at] = bad
             assert kernel(y) is False, (bad, at)
             assert kernel(y) == bool(np.isfinite(y).all())
+
+
+# ---- the AVX2 copies of the elementwise passes give the baseline's bits ---------------------
+_ISA_SCRIPT = r"""
+import sys, numpy as np
+from fastprop import _kernels, _network
+rng = np.random.default_rng(11)
+out = []
+for dt in (np.float32, np.float64):
+    Z = (4 * rng.standard_normal((300, 301))).astype(dt)       # 90300 elements: threaded path
+    Z[0, :5] = [0, -0.0, 800, -800, 1e-30]
+    dA = rng.standard_normal(Z.shape).astype(dt)
+    for act in (1, 2, 3, 4, 5):
+        A = np.empty_like(Z); dZ = np.empty_like(Z)
+        _kernels.activation_forward(act, Z, A)
+        _kernels.activation_backward(act, Z, A, dA, dZ)
+        out += [A, dZ]
+    N = 100003
+    for args in ((0, 0.1, 0.0, False, 0.0, 0, 0, 0), (0, 0.1, 0.9, True, 1e-3, 0, 0, 0),
+                 (1, 1e-3, 0.0, False, 1e-2, 0.9, 0.999, 1e-8)):
+        p = rng.standard_normal(N).astype(dt); g = rng.standard_normal(N).astype(dt)
+        state = np.zeros(2 * N, dt); step = np.zeros(1, np.int64)
+        for _ in range(3):
+            assert _network.optim_step(*args, step, p, g, state)
+        out += [p, state]
+np.save(sys.argv[1], np.concatenate([o.ravel().view(np.uint8) for o in out]))
+print(_kernels.simd_path())
+"""
+
+
+def test_avx2_copies_of_activations_and_optimizers_give_the_baseline_bits(tmp_path):
+    """Large elementwise passes run AVX2-compiled copies (without FMA) where the CPU has AVX2;
+    FASTPROP_GEMM_ISA=generic forces the baseline code. Both must give the same bits."""
+    import os
+    import subprocess
+    import sys
+    script = tmp_path / "isa.py"
+    script.write_text(_ISA_SCRIPT)
+    paths, isas = {}, {}
+    for isa in ("default", "generic"):
+        env = dict(os.environ)
+        env.pop("FASTPROP_GEMM_ISA", None)
+        if isa == "generic":
+            env["FASTPROP_GEMM_ISA"] = "generic"
+        paths[isa] = tmp_path / f"{isa}.npy"
+        r = subprocess.run([sys.executable, str(script), str(paths[isa])], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        isas[isa] = r.stdout.strip()
+    assert isas["generic"] == "generic"
+    a, b = np.load(paths["default"]), np.load(paths["generic"])
+    assert a.shape == b.shape and a.size > 10 ** 6
+    assert np.array_equal(a, b)
