@@ -50,7 +50,10 @@ void fp_parallel_run(int64_t count, fp_range_fn fn, void *ctx);
  * into it), or a plain forwarder where there is no AVX2 copy. */
 #if FP_HAVE_AVX2_COPY
 #define FP_AVX2_RANGE(copy, fn)                                                              \
-    static FP_FLATTEN FP_TARGET_AVX2 void copy(void *ctx, int64_t lo, int64_t hi) { fn(ctx, lo, hi); }
+    static FP_FLATTEN FP_TARGET_AVX2 void copy(void *ctx, int64_t lo, int64_t hi)            \
+    {                                                                                        \
+        fn(ctx, lo, hi);                                                                     \
+    }
 #else
 #define FP_AVX2_RANGE(copy, fn)                                                              \
     static void copy(void *ctx, int64_t lo, int64_t hi) { fn(ctx, lo, hi); }
