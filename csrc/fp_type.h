@@ -4,11 +4,12 @@
  * paths cannot drift apart. No include guard on purpose: it is re-included per type. */
 #undef FP_T
 #undef FPN
-#undef FPM_TANH
 #undef FPM_SQRT
 #undef FPM_FABS
 #undef FP_GEMM
 #undef FPM_EXP_NONPOS
+#undef FPM_EXPM1_NONPOS
+#undef FPM_COPYSIGN
 #undef FP_UTYPE
 #undef FP_EXP_MASK
 #undef FP_EXP_ONE
@@ -16,7 +17,8 @@
 #define FP_T double
 #define FPN(name) fp_d_##name
 #define FPM_EXP_NONPOS fp_exp_nonpos_d   /* fp_exp.h: exp of x <= 0, vectorisable */
-#define FPM_TANH tanh
+#define FPM_EXPM1_NONPOS fp_expm1_nonpos_d
+#define FPM_COPYSIGN copysign
 #define FPM_SQRT sqrt
 #define FPM_FABS fabs
 #define FP_GEMM fp_dgemm
@@ -27,7 +29,8 @@
 #define FP_T float
 #define FPN(name) fp_s_##name
 #define FPM_EXP_NONPOS fp_exp_nonpos_s   /* fp_exp.h: vectorisable */
-#define FPM_TANH tanhf
+#define FPM_EXPM1_NONPOS fp_expm1_nonpos_s
+#define FPM_COPYSIGN copysignf
 #define FPM_SQRT sqrtf
 #define FPM_FABS fabsf
 #define FP_GEMM fp_sgemm
