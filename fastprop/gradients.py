@@ -12,7 +12,7 @@ import numpy as np
 
 from fastprop import _network
 from fastprop._validation import as_float
-from fastprop.network import Network
+from fastprop.network import check_network
 
 __all__ = ["numerical_gradient", "gradcheck", "GradcheckResult", "default_eps"]
 
@@ -31,12 +31,6 @@ def _scheme(scheme):
     if scheme not in SCHEMES:
         raise ValueError(f"scheme: expected 'forward' or 'central', got {scheme!r}")
     return SCHEMES[scheme]
-
-
-def _network_arg(net):
-    if not isinstance(net, Network):
-        raise TypeError(f"net: expected a fastprop Network, got {type(net).__name__}")
-    return net
 
 
 def _step(eps, dtype, scheme):
@@ -59,7 +53,7 @@ def numerical_gradient(net, X, y, eps=None, scheme="forward", indices=None):
     forward scheme, 2N with the central one. `indices` limits it to those parameters (the
     result then has one entry per index, an empty array for an empty list); the default is
     all N, laid out like params. `eps` is the relative step, in [machine epsilon, 1]."""
-    _network_arg(net)
+    check_network(net)
     code = _scheme(scheme)
     eps = _step(eps, net.dtype, scheme)
     Xc, Y = net._inputs(X, y)
@@ -119,7 +113,7 @@ def gradcheck(net, X, y, eps=None, scheme="central", rtol=None, atol=None):
 
     Defaults: float64 rtol 1e-6, atol 1e-9; float32 rtol 5e-2, atol 1e-4 (float32 finite
     differences carry rounding noise of about 1e-7 / eps)."""
-    _network_arg(net)
+    check_network(net)
     _scheme(scheme)
     _step(eps, net.dtype, scheme)      # checked before the backprop pass, not after it
     f64 = net.dtype == np.float64

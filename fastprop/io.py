@@ -10,7 +10,7 @@ import zlib
 import numpy as np
 
 from fastprop._validation import check_finite
-from fastprop.network import Dense, Network
+from fastprop.network import Dense, Network, check_network
 
 __all__ = ["save", "load"]
 
@@ -27,8 +27,7 @@ def _path(path):
 
 
 def save(net, path):
-    if not isinstance(net, Network):
-        raise TypeError(f"net: expected a fastprop Network, got {type(net).__name__}")
+    check_network(net)
     path = _path(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".fastprop-", suffix=".npz.tmp", dir=directory)

@@ -45,6 +45,13 @@ class Dense:
         return f"Dense({self.n_in}, {self.n_out}, {self.activation!r})"
 
 
+def check_network(net, argument="net"):
+    """net itself, or a TypeError naming the argument when it is not a Network."""
+    if not isinstance(net, Network):
+        raise TypeError(f"{argument}: expected a fastprop Network, got {type(net).__name__}")
+    return net
+
+
 def _rng(seed):
     if isinstance(seed, np.random.Generator):
         return seed

@@ -12,6 +12,7 @@ import numpy as np
 
 from fastprop import _network
 from fastprop._validation import all_finite, as_float
+from fastprop.network import check_network
 
 __all__ = ["SGD", "Adam"]
 
@@ -41,9 +42,7 @@ class Optimizer:
 
     def _check_net(self, net):
         """Refuses a network other than the one the state belongs to (changes nothing)."""
-        from fastprop.network import Network
-        if not isinstance(net, Network):
-            raise TypeError(f"net: expected a fastprop Network, got {type(net).__name__}")
+        check_network(net)
         if self._net is not None and self._net() is not net:
             raise ValueError(
                 f"optimizer: its state (step {self.steps}) belongs to another network "

@@ -9,7 +9,7 @@ import numpy as np
 
 from fastprop import _network
 from fastprop._validation import as_int
-from fastprop.network import _rng
+from fastprop.network import _rng, check_network
 from fastprop.optim import SGD, Optimizer
 
 __all__ = ["fit", "History", "TrainingDivergedError"]
@@ -46,9 +46,7 @@ def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,
     """Train `net` on (X, y) for `epochs` epochs of mini-batches of `batch_size` samples (the
     last partial batch included; batch_size larger than n means full batch). The caller's
     arrays are never modified. Returns a History."""
-    from fastprop.network import Network
-    if not isinstance(net, Network):
-        raise TypeError(f"net: expected a fastprop Network, got {type(net).__name__}")
+    check_network(net)
     Xc, Y = net._inputs(X, y)
     n = Xc.shape[0]
     epochs = as_int(epochs, "epochs", minimum=0)
