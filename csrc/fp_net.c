@@ -8,6 +8,13 @@
 #include "fp_kernels.h"
 #include "fp_parallel.h"
 
+/* Whether a layer of n rows is small: it skips the GEMM (fp_net.inc), and a network of only
+ * small layers runs the baseline code rather than the AVX2 copies. */
+static inline int fp_small_layer(int64_t n, int64_t n_in, int64_t n_out)
+{
+    return n * n_in * n_out <= FP_SMALL_LAYER;
+}
+
 int64_t fp_net_n_params(const fp_net *net)
 {
     int64_t N = 0;
