@@ -19,7 +19,9 @@
  * operations whatever the thread count.
  *
  * Small products skip packing ("sup" path, single thread). Which ISA runs is decided once,
- * at the first call: AVX2+FMA when the CPU has both, unless FASTPROP_GEMM_ISA=generic.
+ * at the first call: AVX-512 micro-kernels when the CPU has avx512f (with the AVX2 packing
+ * and small-operand path), else AVX2+FMA when it has both, else the portable C.
+ * FASTPROP_GEMM_ISA=avx2 or =generic caps the choice (tests compare the paths).
  *
  * Buffers: every thread keeps its packing buffers in thread-local pointers, allocated at its
  * first call at their maximal size (from the block-size table), never grown, freed at thread
@@ -62,8 +64,12 @@
 static double fp_gemm_sup_max_mnk = FP_GEMM_SUP_MAX_MNK;
 static double fp_gemm_par_min_mnk = FP_GEMM_PAR_MIN_MNK;
 
-#define FP_GEMM_MAX_MR 8    /* bounds of every MR / NR in the table (edge-tile buffers) */
-#define FP_GEMM_MAX_NR 16
+#define FP_GEMM_MAX_MR 12   /* bounds of every MR / NR in the table (edge-tile buffers) */
+#define FP_GEMM_MAX_NR 32
+#if FP_AVX512_D_MR > FP_GEMM_MAX_MR || FP_AVX512_S_MR > FP_GEMM_MAX_MR                        \
+    || FP_AVX512_D_NR > FP_GEMM_MAX_NR || FP_AVX512_S_NR > FP_GEMM_MAX_NR
+#error "a register tile of the block-size table exceeds FP_GEMM_MAX_MR/NR"
+#endif
 #if FP_AVX2_D_MR > FP_GEMM_MAX_MR || FP_AVX2_S_MR > FP_GEMM_MAX_MR || FP_GEN_D_MR > FP_GEMM_MAX_MR \
     || FP_GEN_S_MR > FP_GEMM_MAX_MR || FP_AVX2_D_NR > FP_GEMM_MAX_NR                            \
     || FP_AVX2_S_NR > FP_GEMM_MAX_NR || FP_GEN_D_NR > FP_GEMM_MAX_NR || FP_GEN_S_NR > FP_GEMM_MAX_NR
@@ -88,7 +94,7 @@ static double fp_gemm_par_min_mnk = FP_GEMM_PAR_MIN_MNK;
 #define FP_GEMM_TLS_DTOR 0
 #endif
 
-enum { FP_ISA_UNSET = 0, FP_ISA_GENERIC = 1, FP_ISA_AVX2 = 2 };
+enum { FP_ISA_UNSET = 0, FP_ISA_GENERIC = 1, FP_ISA_AVX2 = 2, FP_ISA_AVX512 = 3 };
 static int fp_isa_state = FP_ISA_UNSET;
 
 static int fp_detect_isa(void)
@@ -99,10 +105,14 @@ static int fp_detect_isa(void)
     if (e && *e) fp_gemm_par_min_mnk = strtod(e, NULL);
     e = getenv("FASTPROP_GEMM_ISA");
     if (e && strcmp(e, "generic") == 0) return FP_ISA_GENERIC;
+    const int cap_avx2 = e && strcmp(e, "avx2") == 0;
 #if FP_GEMM_HAVE_X86 && defined(__GNUC__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return FP_ISA_AVX2;
+    /* __builtin_cpu_supports("avx512f") is false when the OS does not save the zmm state */
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return __builtin_cpu_supports("avx512f") && !cap_avx2 ? FP_ISA_AVX512 : FP_ISA_AVX2;
 #endif
+    (void)cap_avx2;
     return FP_ISA_GENERIC;
 }
 
@@ -118,12 +128,16 @@ static int fp_isa(void)
 
 int fp_isa_avx2(void)
 {
-    return fp_isa() == FP_ISA_AVX2;
+    return fp_isa() >= FP_ISA_AVX2;   /* an AVX-512 CPU has AVX2 too */
 }
 
 const char *fp_gemm_isa(void)
 {
-    return fp_isa() == FP_ISA_AVX2 ? "avx2+fma" : "generic";
+    switch (fp_isa()) {
+    case FP_ISA_AVX512: return "avx512f";
+    case FP_ISA_AVX2: return "avx2+fma";
+    default: return "generic";
+    }
 }
 
 static void *fp_gemm_alloc(size_t bytes)
@@ -217,6 +231,10 @@ static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn
 #define SUP_T fp_dgemm_sup_t
 #define BLK_GENERIC FP_BLK_GENERIC_D
 #define BLK_AVX2 FP_BLK_AVX2_D
+#define BLK_AVX512 FP_BLK_AVX512_D
+#define UKR_AVX512 fp_dgemm_avx512_12x16
+#define PACK_AN_AVX512 fp_dgemm_avx2_pack_a_n12
+#define PACK_BT_AVX512 fp_dgemm_avx2_pack_b_t16
 #define UKR_GENERIC fp_dgemm_generic_4x4
 #define SUP_GENERIC fp_dgemm_sup_generic
 #define UKR_AVX2 fp_dgemm_avx2_6x8
@@ -234,6 +252,10 @@ static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn
 #undef SUP_T
 #undef BLK_GENERIC
 #undef BLK_AVX2
+#undef BLK_AVX512
+#undef UKR_AVX512
+#undef PACK_AN_AVX512
+#undef PACK_BT_AVX512
 #undef UKR_GENERIC
 #undef SUP_GENERIC
 #undef UKR_AVX2
@@ -251,6 +273,10 @@ static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn
 #define SUP_T fp_sgemm_sup_t
 #define BLK_GENERIC FP_BLK_GENERIC_S
 #define BLK_AVX2 FP_BLK_AVX2_S
+#define BLK_AVX512 FP_BLK_AVX512_S
+#define UKR_AVX512 fp_sgemm_avx512_12x32
+#define PACK_AN_AVX512 fp_sgemm_avx2_pack_a_n12
+#define PACK_BT_AVX512 fp_sgemm_avx2_pack_b_t32
 #define UKR_GENERIC fp_sgemm_generic_4x8
 #define SUP_GENERIC fp_sgemm_sup_generic
 #define UKR_AVX2 fp_sgemm_avx2_6x16
@@ -279,11 +305,14 @@ static const P(gemm_cfg) P(gemm_cfg_generic) = { { BLK_GENERIC }, UKR_GENERIC, S
 #if FP_GEMM_HAVE_X86
 static const P(gemm_cfg) P(gemm_cfg_avx2) = { { BLK_AVX2 }, UKR_AVX2, SUP_AVX2,
                                               PACK_AN_AVX2, PACK_BT_AVX2, TR_AVX2 };
+static const P(gemm_cfg) P(gemm_cfg_avx512) = { { BLK_AVX512 }, UKR_AVX512, SUP_AVX2,
+                                                PACK_AN_AVX512, PACK_BT_AVX512, TR_AVX2 };
 #endif
 
 static const P(gemm_cfg) *P(gemm_config)(void)
 {
 #if FP_GEMM_HAVE_X86
+    if (fp_isa() == FP_ISA_AVX512) return &P(gemm_cfg_avx512);
     if (fp_isa() == FP_ISA_AVX2) return &P(gemm_cfg_avx2);
 #endif
     return &P(gemm_cfg_generic);
@@ -338,6 +367,7 @@ static void P(gemm_pack_a)(int trans_a, fp_idx m, fp_idx k, const T *A, fp_idx l
             const T *s = A + (i0 + r) * lda + p0;
             if (pack_an) { pack_an(k, s, lda, d); continue; }
             switch (mr) {
+            case 12: P(gemm_pack_a_n)(12, k, s, lda, d); break;
             case 6: P(gemm_pack_a_n)(6, k, s, lda, d); break;
             case 4: P(gemm_pack_a_n)(4, k, s, lda, d); break;
             default: P(gemm_pack_a_n)(mr, k, s, lda, d); break;
@@ -345,6 +375,7 @@ static void P(gemm_pack_a)(int trans_a, fp_idx m, fp_idx k, const T *A, fp_idx l
         } else {
             const T *s = A + p0 * lda + i0 + r;
             switch (mr) {
+            case 12: P(gemm_pack_a_t)(12, k, s, lda, d); break;
             case 6: P(gemm_pack_a_t)(6, k, s, lda, d); break;
             case 4: P(gemm_pack_a_t)(4, k, s, lda, d); break;
             default: P(gemm_pack_a_t)(mr, k, s, lda, d); break;
@@ -406,6 +437,7 @@ static void P(gemm_pack_b)(int trans_b, fp_idx n, fp_idx k, const T *B, fp_idx l
             const T *s = B + (p0 + p) * ldb + j0;
             T *d = dst + p * nr;
             switch (nr) {
+            case 32: P(gemm_pack_b_row)(32, n, k, s, d); break;
             case 16: P(gemm_pack_b_row)(16, n, k, s, d); break;
             case 8: P(gemm_pack_b_row)(8, n, k, s, d); break;
             case 4: P(gemm_pack_b_row)(4, n, k, s, d); break;
@@ -420,6 +452,7 @@ static void P(gemm_pack_b)(int trans_b, fp_idx n, fp_idx k, const T *B, fp_idx l
             T *d = dst + jj * k;
             if (pack_bt && nn == nr) { pack_bt(k, s, ldb, d); continue; }
             switch (nr) {
+            case 32: P(gemm_pack_b_t)(32, nn, k, s, ldb, d); break;
             case 16: P(gemm_pack_b_t)(16, nn, k, s, ldb, d); break;
             case 8: P(gemm_pack_b_t)(8, nn, k, s, ldb, d); break;
             case 4: P(gemm_pack_b_t)(4, nn, k, s, ldb, d); break;

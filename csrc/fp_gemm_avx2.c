@@ -313,6 +313,78 @@ FP_AVX2 void fp_sgemm_avx2_pack_b_t16(fp_idx k, const float *s, fp_idx ldb, floa
         for (int j = 0; j < 16; j++) d[j] = s[j * ldb + p];
 }
 
+/* Panels of the AVX-512 kernels (12-row A panels, 32-float / 16-double B panels), packed
+ * with the same AVX2 transposes: 8 x 8 (float32) and 4 x 4 (float64) blocks whose columns go
+ * to their place in the panel, scalar tail for the last k % 8 (k % 4) columns. */
+
+/* 4 rows x 8 columns of floats: column q of the block goes to d[q * ldd] (4 values) */
+FP_AVX2_INLINE void s_tr4x8(const float *s, fp_idx ld, float *d, fp_idx ldd)
+{
+    const __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + ld);
+    const __m256 r2 = _mm256_loadu_ps(s + 2 * ld), r3 = _mm256_loadu_ps(s + 3 * ld);
+    const __m256 a0 = _mm256_unpacklo_ps(r0, r1), a1 = _mm256_unpackhi_ps(r0, r1);
+    const __m256 a2 = _mm256_unpacklo_ps(r2, r3), a3 = _mm256_unpackhi_ps(r2, r3);
+    /* b<q> holds column q in its low lane and column q + 4 in its high lane */
+    const __m256 b0 = _mm256_shuffle_ps(a0, a2, 0x44), b1 = _mm256_shuffle_ps(a0, a2, 0xEE);
+    const __m256 b2 = _mm256_shuffle_ps(a1, a3, 0x44), b3 = _mm256_shuffle_ps(a1, a3, 0xEE);
+    _mm_storeu_ps(d + 0 * ldd, _mm256_castps256_ps128(b0));
+    _mm_storeu_ps(d + 1 * ldd, _mm256_castps256_ps128(b1));
+    _mm_storeu_ps(d + 2 * ldd, _mm256_castps256_ps128(b2));
+    _mm_storeu_ps(d + 3 * ldd, _mm256_castps256_ps128(b3));
+    _mm_storeu_ps(d + 4 * ldd, _mm256_extractf128_ps(b0, 1));
+    _mm_storeu_ps(d + 5 * ldd, _mm256_extractf128_ps(b1, 1));
+    _mm_storeu_ps(d + 6 * ldd, _mm256_extractf128_ps(b2, 1));
+    _mm_storeu_ps(d + 7 * ldd, _mm256_extractf128_ps(b3, 1));
+}
+
+FP_AVX2 void fp_sgemm_avx2_pack_a_n12(fp_idx k, const float *s, fp_idx lda, float *d)
+{
+    fp_idx p = 0;
+    for (; p + 8 <= k; p += 8, d += 96) {
+        s_tr8(s + p, lda, d, 12);
+        s_tr4x8(s + 8 * lda + p, lda, d + 8, 12);
+    }
+    for (; p < k; p++, d += 12)
+        for (int i = 0; i < 12; i++) d[i] = s[i * lda + p];
+}
+
+FP_AVX2 void fp_sgemm_avx2_pack_b_t32(fp_idx k, const float *s, fp_idx ldb, float *d)
+{
+    fp_idx p = 0;
+    for (; p + 8 <= k; p += 8, d += 256)
+        for (int q = 0; q < 4; q++) s_tr8(s + 8 * q * ldb + p, ldb, d + 8 * q, 32);
+    for (; p < k; p++, d += 32)
+        for (int j = 0; j < 32; j++) d[j] = s[j * ldb + p];
+}
+
+/* R blocks of 4 rows: rows 4r..4r+3 of column p+q go to d[q*W + 4r] (W = 4R values a column) */
+FP_AVX2_INLINE void d_pack_n4(const int R, fp_idx k, const double *s, fp_idx ld, double *d)
+{
+    const int W = 4 * R;
+    fp_idx p = 0;
+    for (; p + 4 <= k; p += 4, d += 4 * W)
+        for (int r = 0; r < R; r++) {
+            __m256d c0, c1, c2, c3;
+            d_tr4(s + 4 * r * ld + p, ld, &c0, &c1, &c2, &c3);
+            _mm256_storeu_pd(d + 4 * r, c0);
+            _mm256_storeu_pd(d + W + 4 * r, c1);
+            _mm256_storeu_pd(d + 2 * W + 4 * r, c2);
+            _mm256_storeu_pd(d + 3 * W + 4 * r, c3);
+        }
+    for (; p < k; p++, d += W)
+        for (int i = 0; i < W; i++) d[i] = s[i * ld + p];
+}
+
+FP_AVX2 void fp_dgemm_avx2_pack_a_n12(fp_idx k, const double *s, fp_idx lda, double *d)
+{
+    d_pack_n4(3, k, s, lda, d);
+}
+
+FP_AVX2 void fp_dgemm_avx2_pack_b_t16(fp_idx k, const double *s, fp_idx ldb, double *d)
+{
+    d_pack_n4(4, k, s, ldb, d);
+}
+
 /* d[p*n + j] = s[j*ld + p]: 4 x 4 blocks through registers, scalar edges (the scalar loop
  * was a quarter of a 32 x 64 x 10 product with trans_b) */
 FP_AVX2 void fp_dgemm_avx2_tr(fp_idx n, fp_idx k, const double *s, fp_idx ld, double *d)

@@ -2,9 +2,10 @@
  *
  * Internal header (not part of the public contract in fp_gemm.h). The frame (fp_gemm.c) runs
  * the five BLIS loops (jc over N by NC, pc over K by KC, ic over M by MC, jr by NR, ir by MR)
- * and calls one micro-kernel per MR x NR tile of C. Micro-kernels live in fp_gemm_avx2.c
- * (x86 only, compiled with function-level target("avx2,fma"), never -mavx2 on the command
- * line) and fp_gemm_generic.c (portable C).
+ * and calls one micro-kernel per MR x NR tile of C. Micro-kernels live in fp_gemm_avx512.c
+ * and fp_gemm_avx2.c (x86 only, compiled with function-level target("avx512f") /
+ * target("avx2,fma"), never -mavx512f/-mavx2 on the command line) and fp_gemm_generic.c
+ * (portable C).
  *
  * Packed formats (produced by the frame's packing routines, consumed by the micro-kernels):
  *   packed A micro-panel: k x MR values, stored "column of op(A) by column": element
@@ -36,6 +37,10 @@
  *             216 KiB f64, 288 KiB f32.
  *   NC      : columns of the packed B panel; KC x NC of B lives in L3 (shared by threads).
  * MC must be a multiple of MR and NC a multiple of NR.
+ * AVX-512 rows (Sapphire Rapids class, 48 KiB L1d, 2 MiB L2): a KC x 32-float (16-double)
+ * micro-panel of B is 128 bytes a row. Swept float32 n = 1024, 1 thread, best of 6
+ * interleaved runs: MC in {120,240,480} x KC in {192,256,384} gave 99-131 GFLOP/s with the
+ * host's noise as large as the differences; 240 x 256 (A block 240 KiB in L2) is kept.
  * AVX2 rows tuned on Zen 3 (EPYC, 1 thread, n = 1024): f64 MC in {72,144} x KC in {256,384},
  * f32 MC in {72,144,192} x KC in {256,384,512} all within ~3%; the larger KC won slightly
  * (f64 72x384: 46 GFLOP/s, f32 144x512: 93-95 GFLOP/s). The -D overrides below are for
@@ -46,17 +51,35 @@
 #define FP_AVX2_D_NR 8
 #define FP_AVX2_S_MR 6
 #define FP_AVX2_S_NR 16
+#define FP_AVX512_D_MR 12
+#define FP_AVX512_D_NR 16
+#define FP_AVX512_S_MR 12
+#define FP_AVX512_S_NR 32
 #define FP_GEN_D_MR 4
 #define FP_GEN_D_NR 4
 #define FP_GEN_S_MR 4
 #define FP_GEN_S_NR 8
 
+/* One KC for the AVX-512 and AVX2 rows: an element of C is the sum of its KC-long blocks, so
+ * with the same KC (and FMA in ascending k in both kernels) the two paths give the same bits,
+ * and a result does not depend on which of the two CPUs computed it (tests/test_kernels.py).
+ * 256 keeps the AVX-512 B micro-panel (32 KiB) in a 48 KiB L1d; the AVX2 rows measured the
+ * same at 256 as at their Zen 3 tuning (384 f64, 512 f32) on this machine, within noise. */
+#ifndef FP_SIMD_KC
+#define FP_SIMD_KC 256
+#endif
 /*                                   MR            NR         MC   KC    NC  */
+#ifndef FP_BLK_AVX512_D
+#define FP_BLK_AVX512_D  FP_AVX512_D_MR, FP_AVX512_D_NR, 120, FP_SIMD_KC, 4096
+#endif
+#ifndef FP_BLK_AVX512_S
+#define FP_BLK_AVX512_S  FP_AVX512_S_MR, FP_AVX512_S_NR, 240, FP_SIMD_KC, 4096
+#endif
 #ifndef FP_BLK_AVX2_D
-#define FP_BLK_AVX2_D    FP_AVX2_D_MR, FP_AVX2_D_NR,  72, 384, 4080
+#define FP_BLK_AVX2_D    FP_AVX2_D_MR, FP_AVX2_D_NR,  72, FP_SIMD_KC, 4080
 #endif
 #ifndef FP_BLK_AVX2_S
-#define FP_BLK_AVX2_S    FP_AVX2_S_MR, FP_AVX2_S_NR, 144, 512, 4080
+#define FP_BLK_AVX2_S    FP_AVX2_S_MR, FP_AVX2_S_NR, 144, FP_SIMD_KC, 4080
 #endif
 #define FP_BLK_GENERIC_D  FP_GEN_D_MR,  FP_GEN_D_NR,  96, 256, 4080
 #define FP_BLK_GENERIC_S  FP_GEN_S_MR,  FP_GEN_S_NR,  96, 256, 4080
@@ -131,6 +154,25 @@ void fp_sgemm_sup_generic(int trans_a, fp_idx M, fp_idx N, fp_idx K, float alpha
                           float beta, float *C, fp_idx ldc, const float *bias);
 
 #if FP_GEMM_HAVE_X86
+/* AVX-512 micro-kernels (fp_gemm_avx512.c). Only call when the CPU has avx512f.
+ * fp_sgemm_avx512_12x32: float32, MR=12, NR=32, 24 zmm accumulators (12 rows x 2 vectors
+ *   of 16); reads packed A (k x 12), packed B (k x 32); writes the 12 x 32 tile of C; C read
+ *   only when beta != 0.
+ * fp_dgemm_avx512_12x16: float64, MR=12, NR=16, 24 zmm accumulators (12 rows x 2 vectors
+ *   of 8); reads packed A (k x 12), packed B (k x 16); writes the 12 x 16 tile; C read only
+ *   when beta != 0.
+ * Both sum each element in the order of the AVX2 kernels and give the same bits. */
+void fp_sgemm_avx512_12x32(fp_idx k, float alpha, const float *a, const float *b,
+                           float beta, float *c, fp_idx ldc, const float *bias);
+void fp_dgemm_avx512_12x16(fp_idx k, double alpha, const double *a, const double *b,
+                           double beta, double *c, fp_idx ldc, const double *bias);
+/* AVX2 packing of the AVX-512 kernels' full micro-panels (fp_gemm_avx2.c), layouts above:
+ * pack_a_n12: 12 rows of A -> d[p*12 + i] = s[i*lda + p];
+ * pack_b_t<NR>: NR rows of B -> d[p*NR + j] = s[j*ldb + p] (NR = 32 floats, 16 doubles). */
+void fp_sgemm_avx2_pack_a_n12(fp_idx k, const float *s, fp_idx lda, float *d);
+void fp_dgemm_avx2_pack_a_n12(fp_idx k, const double *s, fp_idx lda, double *d);
+void fp_sgemm_avx2_pack_b_t32(fp_idx k, const float *s, fp_idx ldb, float *d);
+void fp_dgemm_avx2_pack_b_t16(fp_idx k, const double *s, fp_idx ldb, double *d);
 /* AVX2+FMA micro-kernels (fp_gemm_avx2.c). Only call when the CPU has avx2 and fma.
  * fp_dgemm_avx2_6x8: float64, MR=6, NR=8, 12 ymm accumulators (6 rows x 2 vectors of 4).
  *   reads packed A (k x 6), packed B (k x 8); writes the 6 x 8 tile of C; C read only when

@@ -494,6 +494,65 @@ def test_avx2_copies_of_activations_and_optimizers_give_the_baseline_bits(tmp_pa
     assert np.array_equal(a, b)
 
 
+# ---- the AVX-512 GEMM gives the AVX2 GEMM's bits -------------------------------------------
+_GEMM_ISA_SCRIPT = r"""
+import sys, numpy as np
+import fastprop as fp
+from fastprop import _kernels
+rng = np.random.default_rng(5)
+out = []
+# packed path with edge tiles in M, N and K blocks, every layout, alpha/beta/bias; the
+# no-packing path (small and N <= 8); one network's loss and gradient
+shapes = [(300, 291, 530), (128, 256, 784), (37, 70, 33), (5, 3, 900), (64, 64, 64)]
+for dt in (np.float32, np.float64):
+    for M, N, K in shapes:
+        for ta in (0, 1):
+            for tb in (0, 1):
+                A = rng.standard_normal((K, M) if ta else (M, K)).astype(dt)
+                B = rng.standard_normal((N, K) if tb else (K, N)).astype(dt)
+                C = rng.standard_normal((M, N)).astype(dt)
+                bias = rng.standard_normal(N).astype(dt)
+                _kernels.gemm(ta, tb, 0.75, A, B, 0.5, C, bias)
+                out.append(C)
+    net = fp.mlp([784, 256, 128, 10], hidden="relu", output="softmax", loss="cross_entropy",
+                 dtype=dt, seed=1)
+    X = rng.standard_normal((128, 784)).astype(dt)
+    y = rng.integers(0, 10, 128)
+    loss, grad = net.backprop(X, y)
+    out += [np.array([loss], dt), grad]
+np.save(sys.argv[1], np.concatenate([o.ravel().view(np.uint8) for o in out]))
+print(_kernels.simd_path())
+"""
+
+
+def test_avx512_gemm_gives_the_avx2_gemms_bits(tmp_path):
+    """Where the CPU has AVX-512, the GEMM runs AVX-512 micro-kernels; FASTPROP_GEMM_ISA=avx2
+    caps it at the AVX2 ones. Both sum every element with FMA in ascending k, so products and
+    whole gradients must have the same bits."""
+    import os
+    import subprocess
+    import sys
+    if not fp.simd_path().startswith("avx512"):
+        pytest.skip(f"this CPU runs the {fp.simd_path()} path, not AVX-512")
+    script = tmp_path / "gemm_isa.py"
+    script.write_text(_GEMM_ISA_SCRIPT)
+    paths, isas = {}, {}
+    for isa in ("default", "avx2"):
+        env = dict(os.environ)
+        env.pop("FASTPROP_GEMM_ISA", None)
+        if isa == "avx2":
+            env["FASTPROP_GEMM_ISA"] = "avx2"
+        paths[isa] = tmp_path / f"{isa}.npy"
+        r = subprocess.run([sys.executable, str(script), str(paths[isa])], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        isas[isa] = r.stdout.strip()
+    assert isas == {"default": fp.simd_path(), "avx2": "avx2+fma"}
+    a, b = np.load(paths["default"]), np.load(paths["avx2"])
+    assert a.shape == b.shape and a.size > 10 ** 6
+    assert np.array_equal(a, b)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_tanh_is_within_4_ulp_of_libm_and_keeps_its_edges(dtype):
     """tanh is computed in plain arithmetic (-expm1(-2|z|) / (2 + expm1(-2|z|)), so that it

@@ -356,6 +356,8 @@ int main(int argc, char **argv)
         int ok = 1;
         ok &= run_sub(argv[0], NULL, NULL, NULL);
         ok &= run_sub(argv[0], NULL, "0", "0");
+        ok &= run_sub(argv[0], "avx2", NULL, NULL);
+        ok &= run_sub(argv[0], "avx2", "0", "0");
         ok &= run_sub(argv[0], "generic", NULL, NULL);
         ok &= run_sub(argv[0], "generic", "0", "0");
         printf("%s\n", ok ? "ALL CHECKS PASSED" : "SOME CHECKS FAILED");
