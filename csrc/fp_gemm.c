@@ -19,8 +19,8 @@
  * operations whatever the thread count.
  *
  * Small products skip packing ("sup" path, single thread). Which ISA runs is decided once,
- * at the first call: AVX-512 micro-kernels when the CPU has avx512f (with the AVX2 packing
- * and small-operand path), else AVX2+FMA when it has both, else the portable C.
+ * at the first call: AVX-512 micro-kernels and small-operand path when the CPU has avx512f
+ * (with the AVX2 packing), else AVX2+FMA when it has both, else the portable C.
  * FASTPROP_GEMM_ISA=avx2 or =generic caps the choice (tests compare the paths).
  *
  * Buffers: every thread keeps its packing buffers in thread-local pointers, allocated at its
@@ -233,6 +233,7 @@ static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn
 #define BLK_AVX2 FP_BLK_AVX2_D
 #define BLK_AVX512 FP_BLK_AVX512_D
 #define UKR_AVX512 fp_dgemm_avx512_12x16
+#define SUP_AVX512 fp_dgemm_sup_avx512
 #define PACK_AN_AVX512 fp_dgemm_avx2_pack_a_n12
 #define PACK_BT_AVX512 fp_dgemm_avx2_pack_b_t16
 #define UKR_GENERIC fp_dgemm_generic_4x4
@@ -254,6 +255,7 @@ static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn
 #undef BLK_AVX2
 #undef BLK_AVX512
 #undef UKR_AVX512
+#undef SUP_AVX512
 #undef PACK_AN_AVX512
 #undef PACK_BT_AVX512
 #undef UKR_GENERIC
@@ -275,6 +277,7 @@ static void fp_gemm_grid(int nth, fp_idx mtiles, fp_idx ntiles, int *tm, int *tn
 #define BLK_AVX2 FP_BLK_AVX2_S
 #define BLK_AVX512 FP_BLK_AVX512_S
 #define UKR_AVX512 fp_sgemm_avx512_12x32
+#define SUP_AVX512 fp_sgemm_sup_avx512
 #define PACK_AN_AVX512 fp_sgemm_avx2_pack_a_n12
 #define PACK_BT_AVX512 fp_sgemm_avx2_pack_b_t32
 #define UKR_GENERIC fp_sgemm_generic_4x8
@@ -305,7 +308,7 @@ static const P(gemm_cfg) P(gemm_cfg_generic) = { { BLK_GENERIC }, UKR_GENERIC, S
 #if FP_GEMM_HAVE_X86
 static const P(gemm_cfg) P(gemm_cfg_avx2) = { { BLK_AVX2 }, UKR_AVX2, SUP_AVX2,
                                               PACK_AN_AVX2, PACK_BT_AVX2, TR_AVX2 };
-static const P(gemm_cfg) P(gemm_cfg_avx512) = { { BLK_AVX512 }, UKR_AVX512, SUP_AVX2,
+static const P(gemm_cfg) P(gemm_cfg_avx512) = { { BLK_AVX512 }, UKR_AVX512, SUP_AVX512,
                                                 PACK_AN_AVX512, PACK_BT_AVX512, TR_AVX2 };
 #endif
 

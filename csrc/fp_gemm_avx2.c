@@ -423,8 +423,12 @@ FP_AVX2 void fp_sgemm_avx2_tr(fp_idx n, fp_idx k, const float *s, fp_idx ld, flo
 }
 
 /* ---------------------------------------------------------------------------------------
- * Small-operand path (no packing): fp_gemm_sup_avx2.inc, once per element type.
+ * Small-operand path (no packing): fp_gemm_sup_simd.inc, once per element type.
  * --------------------------------------------------------------------------------------- */
+#define SUP_TARGET "avx2,fma"
+#define SUP_INLINE FP_AVX2_INLINE
+#define SUP_FN FP_AVX2
+#define SUP_MASK_T __m256i
 #define SUP_T double
 #define SUP_V __m256d
 #define SUP_W 4
@@ -442,7 +446,7 @@ FP_AVX2 void fp_sgemm_avx2_tr(fp_idx n, fp_idx k, const float *s, fp_idx ld, flo
 #define SUP_MASKSTORE _mm256_maskstore_pd
 #define SUP_LANES_BELOW(rem) \
     _mm256_cmpgt_epi64(_mm256_set1_epi64x(rem), _mm256_setr_epi64x(0, 1, 2, 3))
-#include "fp_gemm_sup_avx2.inc"
+#include "fp_gemm_sup_simd.inc"
 #undef SUP_T
 #undef SUP_V
 #undef SUP_W
@@ -477,7 +481,7 @@ FP_AVX2 void fp_sgemm_avx2_tr(fp_idx n, fp_idx k, const float *s, fp_idx ld, flo
 #define SUP_MASKSTORE _mm256_maskstore_ps
 #define SUP_LANES_BELOW(rem) \
     _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
-#include "fp_gemm_sup_avx2.inc"
+#include "fp_gemm_sup_simd.inc"
 
 #else
 /* keep the translation unit non-empty for ISO C */

@@ -1,8 +1,8 @@
-/* fp_gemm_avx512.c: AVX-512 micro-kernels of fastprop's GEMM (contract in fp_gemm_kernels.h).
+/* fp_gemm_avx512.c: AVX-512 micro-kernels and small-operand path of fastprop's GEMM
+ * (contracts in fp_gemm_kernels.h).
  *
- * Only the micro-kernels need AVX-512: the packing and the small-operand path of this
- * configuration are the AVX2 ones (fp_gemm_avx2.c). Every function here carries
- * __attribute__((target("avx512f"))): the file is compiled WITHOUT -mavx512f/-march, so the
+ * The packing of this configuration is the AVX2 one (fp_gemm_avx2.c). Every function here
+ * carries __attribute__((target("avx512f..."))): the file is compiled WITHOUT -mavx512f/-march, so the
  * wheel runs on any x86-64, and the frame only calls these after
  * __builtin_cpu_supports("avx512f") (which also checks that the OS saves the zmm state).
  *
@@ -157,6 +157,70 @@ FP_AVX512 void fp_dgemm_avx512_12x16(fp_idx k, double alpha, const double *a, co
         _mm512_storeu_pd(ci + 8, y1);
     }
 }
+
+/* ---------------------------------------------------------------------------------------
+ * Small-operand path (no packing): fp_gemm_sup_simd.inc on 512-bit vectors, once per element
+ * type. The same tiles of rows and column strips as the AVX2 copy, each vector twice as wide;
+ * masked lanes use AVX-512 masks (never loaded, never stored). Same bits as the AVX2 copy.
+ * --------------------------------------------------------------------------------------- */
+#define SUP_TARGET "avx512f,avx2,fma"
+#define SUP_INLINE static inline __attribute__((always_inline, target("avx512f,avx2,fma")))
+#define SUP_FN __attribute__((target("avx512f,avx2,fma")))
+
+#define SUP_MASK_T __mmask8
+#define SUP_T double
+#define SUP_V __m512d
+#define SUP_W 8
+#define SUPN(name) dsup512_##name
+#define SUP_ENTRY fp_dgemm_sup_avx512
+#define SUP_ZERO _mm512_setzero_pd
+#define SUP_SET1 _mm512_set1_pd
+#define SUP_BCAST(p) _mm512_set1_pd(*(p))
+#define SUP_FMA _mm512_fmadd_pd
+#define SUP_MUL _mm512_mul_pd
+#define SUP_ADD _mm512_add_pd
+#define SUP_LOADU _mm512_loadu_pd
+#define SUP_STOREU _mm512_storeu_pd
+#define SUP_MASKLOAD(p, m) _mm512_maskz_loadu_pd((m), (p))
+#define SUP_MASKSTORE(p, m, v) _mm512_mask_storeu_pd((p), (m), (v))
+#define SUP_LANES_BELOW(rem) ((__mmask8)((1u << (rem)) - 1u))
+#include "fp_gemm_sup_simd.inc"
+#undef SUP_MASK_T
+#undef SUP_T
+#undef SUP_V
+#undef SUP_W
+#undef SUPN
+#undef SUP_ENTRY
+#undef SUP_ZERO
+#undef SUP_SET1
+#undef SUP_BCAST
+#undef SUP_FMA
+#undef SUP_MUL
+#undef SUP_ADD
+#undef SUP_LOADU
+#undef SUP_STOREU
+#undef SUP_MASKLOAD
+#undef SUP_MASKSTORE
+#undef SUP_LANES_BELOW
+
+#define SUP_MASK_T __mmask16
+#define SUP_T float
+#define SUP_V __m512
+#define SUP_W 16
+#define SUPN(name) ssup512_##name
+#define SUP_ENTRY fp_sgemm_sup_avx512
+#define SUP_ZERO _mm512_setzero_ps
+#define SUP_SET1 _mm512_set1_ps
+#define SUP_BCAST(p) _mm512_set1_ps(*(p))
+#define SUP_FMA _mm512_fmadd_ps
+#define SUP_MUL _mm512_mul_ps
+#define SUP_ADD _mm512_add_ps
+#define SUP_LOADU _mm512_loadu_ps
+#define SUP_STOREU _mm512_storeu_ps
+#define SUP_MASKLOAD(p, m) _mm512_maskz_loadu_ps((m), (p))
+#define SUP_MASKSTORE(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
+#define SUP_LANES_BELOW(rem) ((__mmask16)((1u << (rem)) - 1u))
+#include "fp_gemm_sup_simd.inc"
 
 #else
 /* keep the translation unit non-empty for ISO C */

@@ -166,6 +166,14 @@ void fp_sgemm_avx512_12x32(fp_idx k, float alpha, const float *a, const float *b
                            float beta, float *c, fp_idx ldc, const float *bias);
 void fp_dgemm_avx512_12x16(fp_idx k, double alpha, const double *a, const double *b,
                            double beta, double *c, fp_idx ldc, const double *bias);
+/* AVX-512 small-operand paths (sup contract above; fp_gemm_avx512.c): the AVX2 path's tiles
+ * on 512-bit vectors, AVX-512 masks for column edges; the same bits as the AVX2 path. */
+void fp_dgemm_sup_avx512(int trans_a, fp_idx M, fp_idx N, fp_idx K, double alpha,
+                         const double *A, fp_idx lda, const double *B, fp_idx ldb,
+                         double beta, double *C, fp_idx ldc, const double *bias);
+void fp_sgemm_sup_avx512(int trans_a, fp_idx M, fp_idx N, fp_idx K, float alpha,
+                         const float *A, fp_idx lda, const float *B, fp_idx ldb,
+                         float beta, float *C, fp_idx ldc, const float *bias);
 /* AVX2 packing of the AVX-512 kernels' full micro-panels (fp_gemm_avx2.c), layouts above:
  * pack_a_n12: 12 rows of A -> d[p*12 + i] = s[i*lda + p];
  * pack_b_t<NR>: NR rows of B -> d[p*NR + j] = s[j*ldb + p] (NR = 32 floats, 16 doubles). */

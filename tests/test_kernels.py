@@ -503,7 +503,8 @@ rng = np.random.default_rng(5)
 out = []
 # packed path with edge tiles in M, N and K blocks, every layout, alpha/beta/bias; the
 # no-packing path (small and N <= 8); one network's loss and gradient
-shapes = [(300, 291, 530), (128, 256, 784), (37, 70, 33), (5, 3, 900), (64, 64, 64)]
+shapes = [(300, 291, 530), (128, 256, 784), (37, 70, 33), (5, 3, 900), (64, 64, 64), (32, 10, 64),
+          (7, 17, 5)]
 for dt in (np.float32, np.float64):
     for M, N, K in shapes:
         for ta in (0, 1):
