@@ -64,6 +64,15 @@
 static double fp_gemm_sup_max_mnk = FP_GEMM_SUP_MAX_MNK;
 static double fp_gemm_par_min_mnk = FP_GEMM_PAR_MIN_MNK;
 
+/* Every row of the table: MC a multiple of MR, NC of NR (the packed buffers, sized MC x KC and
+ * KC x NC, hold whole zero-padded panels only then). Checked here for -D overrides too. */
+#define FP_BLK_TILES_OK_(mr, nr, mc, kc, nc) ((mc) % (mr) == 0 && (nc) % (nr) == 0 && (kc) > 0)
+#define FP_BLK_TILES_OK(...) FP_BLK_TILES_OK_(__VA_ARGS__)
+_Static_assert(FP_BLK_TILES_OK(FP_BLK_AVX512_D) && FP_BLK_TILES_OK(FP_BLK_AVX512_S)
+               && FP_BLK_TILES_OK(FP_BLK_AVX2_D) && FP_BLK_TILES_OK(FP_BLK_AVX2_S)
+               && FP_BLK_TILES_OK(FP_BLK_GENERIC_D) && FP_BLK_TILES_OK(FP_BLK_GENERIC_S),
+               "a row of the block-size table has MC not a multiple of MR or NC not of NR");
+
 #define FP_GEMM_MAX_MR 12   /* bounds of every MR / NR in the table (edge-tile buffers) */
 #define FP_GEMM_MAX_NR 32
 #if FP_AVX512_D_MR > FP_GEMM_MAX_MR || FP_AVX512_S_MR > FP_GEMM_MAX_MR                        \

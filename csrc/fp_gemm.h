@@ -48,7 +48,8 @@ void fp_sgemm_ref(int trans_a, int trans_b, fp_idx M, fp_idx N, fp_idx K,
 
 /* Name of the instruction-set path chosen at run time ("avx2+fma", "generic", ...). */
 const char *fp_gemm_isa(void);
-/* 1 when that path is AVX2+FMA (the CPU has them and FASTPROP_GEMM_ISA does not say generic). */
+/* 1 when the CPU has AVX2+FMA and FASTPROP_GEMM_ISA does not say generic: the AVX2 and the
+ * AVX-512 paths (an AVX-512 CPU has AVX2; other loops pick their AVX2 copies by this). */
 int fp_isa_avx2(void);
 
 /* Threads used by fastprop's kernels (OpenMP; 1 when built without it). */

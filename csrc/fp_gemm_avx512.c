@@ -15,7 +15,8 @@
  * of 8 rows at most, where 14 wastes up to a quarter of a 32-row product.
  *
  * Each element is summed with FMA in ascending k from zero, then alpha*sum, beta*C (FMA) and
- * bias, in the order of the AVX2 kernels: both paths give the same bits.
+ * bias, in the order of the AVX2 kernels: both paths give the same bits (with
+ * -ffp-contract=off, as setup.py builds: else GCC fuses alpha*sum + bias).
  * On non-x86 builds the file compiles to nothing. */
 #include "fp_gemm_kernels.h"
 
@@ -44,12 +45,13 @@
     Z_ROW(U, 10, 30, 20, 21, SZ, SFX, BC) Z_ROW(U, 11, 31, 22, 23, SZ, SFX, BC)
 #define Z_ZERO2(X, Y) "vpxord %%zmm" #X ", %%zmm" #X ", %%zmm" #X "\n\t"                     \
                       "vpxord %%zmm" #Y ", %%zmm" #Y ", %%zmm" #Y "\n\t"
-#define Z_SAVE2(X, Y) "vmovaps %%zmm" #X ", " #X "*64(%[acc])\n\t"                            \
-                      "vmovaps %%zmm" #Y ", " #Y "*64(%[acc])\n\t"
+#define Z_SAVE2(X, Y) "vmovups %%zmm" #X ", " #X "*64(%[acc])\n\t"                            \
+                      "vmovups %%zmm" #Y ", " #Y "*64(%[acc])\n\t"
 
 /* The whole k loop in one asm statement (GCC/Clang extended asm, AT&T syntax): the 24
- * accumulators are fixed registers, zeroed here and saved to acc (24 x 64 bytes, 64-byte
- * aligned) at the end; k >= 0. k unrolled by 4; PF prefetches the A micro-panel ahead (the B
+ * accumulators are fixed registers, zeroed here and saved to acc (24 x 64 bytes; unaligned
+ * moves, which cost nothing on the aligned buffer and do not trust the stack's alignment on
+ * every ABI) at the end; k >= 0. k unrolled by 4; PF prefetches the A micro-panel ahead (the B
  * micro-panel stays in L1 across the tiles of a block). Written in asm because 24 in-out
  * vector operands exceed what an asm statement can take, and with intrinsics GCC 12 copies
  * the accumulators around the broadcasts. */
@@ -112,8 +114,8 @@ FP_AVX512 void fp_sgemm_avx512_12x32(fp_idx k, float alpha, const float *a, cons
     if (bias) { z0 = _mm512_loadu_ps(bias); z1 = _mm512_loadu_ps(bias + 16); }
     for (int i = 0; i < 12; i++) {
         float *ci = c + i * ldc;
-        __m512 y0 = _mm512_mul_ps(va, _mm512_load_ps(acc + 32 * i));
-        __m512 y1 = _mm512_mul_ps(va, _mm512_load_ps(acc + 32 * i + 16));
+        __m512 y0 = _mm512_mul_ps(va, _mm512_loadu_ps(acc + 32 * i));
+        __m512 y1 = _mm512_mul_ps(va, _mm512_loadu_ps(acc + 32 * i + 16));
         if (beta != 0) {
             y0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), y0);
             y1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci + 16), y1);
@@ -146,8 +148,8 @@ FP_AVX512 void fp_dgemm_avx512_12x16(fp_idx k, double alpha, const double *a, co
     if (bias) { z0 = _mm512_loadu_pd(bias); z1 = _mm512_loadu_pd(bias + 8); }
     for (int i = 0; i < 12; i++) {
         double *ci = c + i * ldc;
-        __m512d y0 = _mm512_mul_pd(va, _mm512_load_pd(acc + 16 * i));
-        __m512d y1 = _mm512_mul_pd(va, _mm512_load_pd(acc + 16 * i + 8));
+        __m512d y0 = _mm512_mul_pd(va, _mm512_loadu_pd(acc + 16 * i));
+        __m512d y1 = _mm512_mul_pd(va, _mm512_loadu_pd(acc + 16 * i + 8));
         if (beta != 0) {
             y0 = _mm512_fmadd_pd(vb, _mm512_loadu_pd(ci), y0);
             y1 = _mm512_fmadd_pd(vb, _mm512_loadu_pd(ci + 8), y1);

@@ -12,8 +12,9 @@
  *       op(A)[i][p] of the panel is at a[p*MR + i]. Rows i >= m (edge panels) are zero.
  *   packed B micro-panel: k x NR values, stored row by row: op(B)[p][j] is at b[p*NR + j].
  *       Columns j >= n (edge panels) are zero.
- *   Both are 64-byte aligned at the start of every packed block, and every micro-panel has a
- *   size that is a multiple of 32 bytes (MR*k or NR*k elements).
+ *   Both are 64-byte aligned at the start of every packed block; a micro-panel is MR*k or NR*k
+ *   elements, so later panels are aligned to the element size only (kernels use unaligned
+ *   loads).
  *
  * Every exported symbol starts with fp_. All sizes are in elements.
  */
@@ -32,9 +33,9 @@
  * Block-size table: ONE row per (ISA, dtype). Nothing else in csrc/ hard-codes these.
  *   MR x NR : register tile of the micro-kernel.
  *   KC      : depth of a packed panel; a KC x NR micro-panel of B should sit in L1
- *             (AVX2 rows: 24 KiB f64, 32 KiB f32 of the 32 KiB L1d on Zen 3).
- *   MC      : rows of the packed A block; MC x KC of A should sit in L2 (512 KiB/core):
- *             216 KiB f64, 288 KiB f32.
+ *             (KC = 256: AVX2 rows 16 KiB, AVX-512 rows 32 KiB).
+ *   MC      : rows of the packed A block; MC x KC of A should sit in L2: AVX2 rows 144 KiB,
+ *             AVX-512 rows 240 KiB.
  *   NC      : columns of the packed B panel; KC x NC of B lives in L3 (shared by threads).
  * MC must be a multiple of MR and NC a multiple of NR.
  * AVX-512 rows (Sapphire Rapids class, 48 KiB L1d, 2 MiB L2): a KC x 32-float (16-double)
@@ -105,8 +106,9 @@ typedef struct fp_gemm_blk {
  *           frame, which calls the kernel on a private MR x NR buffer and copies back).
  *           The sum is accumulated in p order (ascending k) per element, so results do not
  *           depend on how the frame splits M or N between threads.
- *   k may be 0 (gives beta*c + bias). a and b need not be aligned beyond the element size,
- *   but the frame passes 32-byte aligned panels. No allocation, no global state.
+ *   k may be 0 (gives beta*c + bias). a and b need not be aligned beyond the element size
+ *   (the frame's later panels are not: see the packed formats). No allocation, no global
+ *   state.
  * ------------------------------------------------------------------------------------------ */
 typedef void (*fp_dgemm_ukr_t)(fp_idx k, double alpha, const double *a, const double *b,
                                double beta, double *c, fp_idx ldc, const double *bias);

@@ -511,10 +511,11 @@ for dt in (np.float32, np.float64):
             for tb in (0, 1):
                 A = rng.standard_normal((K, M) if ta else (M, K)).astype(dt)
                 B = rng.standard_normal((N, K) if tb else (K, N)).astype(dt)
-                C = rng.standard_normal((M, N)).astype(dt)
                 bias = rng.standard_normal(N).astype(dt)
-                _kernels.gemm(ta, tb, 0.75, A, B, 0.5, C, bias)
-                out.append(C)
+                for alpha, beta in ((0.75, 0.5), (1.5, 0.0)):   # beta = 0: alpha*sum + bias
+                    C = rng.standard_normal((M, N)).astype(dt)
+                    _kernels.gemm(ta, tb, alpha, A, B, beta, C, bias)
+                    out.append(C)
     net = fp.mlp([784, 256, 128, 10], hidden="relu", output="softmax", loss="cross_entropy",
                  dtype=dt, seed=1)
     X = rng.standard_normal((128, 784)).astype(dt)

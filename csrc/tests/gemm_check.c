@@ -1,7 +1,7 @@
 /* gemm_check.c: correctness harness and benchmark of fastprop's GEMM (csrc/fp_gemm*.c).
  *
  * Build (from the repository root; no -march flags, the wheel flags are the same):
- *   gcc -O3 -fopenmp -Wall -Wextra -Icsrc csrc/fp_gemm.c csrc/fp_gemm_avx512.c csrc/fp_gemm_avx2.c \
+ *   gcc -O3 -ffp-contract=off -fopenmp -Wall -Wextra -Icsrc csrc/fp_gemm.c csrc/fp_gemm_avx512.c csrc/fp_gemm_avx2.c \
  *       csrc/fp_gemm_generic.c csrc/fp_gemm_ref.c csrc/fp_threads.c csrc/tests/gemm_check.c \
  *       -lm -o gemm_check
  * or: make -C csrc/tests   (builds csrc/tests/gemm_check and runs "all")
