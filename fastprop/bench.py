@@ -8,8 +8,12 @@ How each timing is taken (the JSON says it again, row by row):
   a pass is the call's time / reps. The calibration's last call (at the chosen reps, not
   timed) is the warm-up (for FD: the call whose result is compared with backprop); then
   `repeats` calls, interleaved round-robin with the row's other timings (forward, backprop,
-  FD, torch, forward, ...) so that a burst of load on a shared machine falls on all of them
-  alike; the median is used. Ratios (bp/fwd, FD/fwd, FD/bp) are paired: the median over
+  FD, torch, ...), the order rotated each round, so that a burst of load on a shared machine
+  falls on all of them alike and each follows each of the others equally often; the median
+  is used. Every timed call follows untimed forward passes of its own library lasting half
+  the target (10 ms): the timing before it leaves the machine in another library's state.
+  (With a fixed order and no such passes, fastprop's short forward call right after torch's
+  timings read slow, 1024-1024-10's FD/fwd 0.92 N in three runs, 1.04 N without torch.) Ratios (bp/fwd, FD/fwd, FD/bp) are paired: the median over
   rounds of the ratio of two timings taken in the same round.
 - FD: `numerical_gradient` over an index list of m perturbations in one compiled call (forward
   scheme: 1 base pass + m passes; central: 2m passes). The list is all N indices repeated, or,
@@ -96,6 +100,7 @@ class Timing:
     def __init__(self, name, call, how, compiled):
         self.name, self.call, self.how, self.compiled = name, call, how, compiled
         self.reps, self.calls, self.warm = 1, [], False
+        self.refill = None   # untimed passes before each timed call (see the docstring)
 
     def calibrate(self, target):
         """The smallest reps (grown geometrically) for which one call lasts >= target seconds;
@@ -112,6 +117,8 @@ class Timing:
             reps = max(reps + 1, int(math.ceil(reps * min(grow, 1000.0))))
 
     def once(self):
+        if self.refill is not None:
+            self.refill()
         t0 = time.perf_counter()
         self.call(self.reps)
         self.calls.append(time.perf_counter() - t0)
@@ -123,12 +130,23 @@ class Timing:
                 "how": self.how}
 
 
+def set_refill(timings, forward, t_forward, target):
+    """Before each timed call of `timings`: forward(r) untimed, r passes lasting target / 2."""
+    r = max(1, int(math.ceil(target / 2 / max(t_forward, 1e-9))))
+    for t in timings:
+        t.refill = lambda: forward(r)
+        t.how += f"; each timed call after {r} untimed forward passes"
+
+
 def run_round_robin(timings, repeats):
+    """`repeats` rounds of one timed call of each timing, the order rotated each round, so
+    that each timing follows each of the others equally often."""
     for t in timings:
         if not t.warm:
             t.call(t.reps)   # warm-up at the calibrated size
-    for _ in range(repeats):
-        for t in timings:
+    for i in range(repeats):
+        k = i % len(timings)
+        for t in timings[k:] + timings[:k]:
             t.once()
 
 
@@ -267,11 +285,13 @@ def bench_network(widths, args, threads, use_torch):
     bp.calibrate(args.target)
     fd, indices, numeric = fd_timing(net, X, y, args.scheme, t_fwd_estimate, args.target,
                                      args.fd_budget, args.sample)
+    set_refill([fwd, bp, fd], lambda r: fwd.call(r), t_fwd_estimate, args.target)
     timings = [fwd, bp, fd]
     tr = torch_timings(net, X, y, threads) if use_torch else None
     if tr is not None:
-        for t in tr[0]:
-            t.calibrate(args.target)
+        t_torch_fwd = tr[0][0].calibrate(args.target)
+        tr[0][1].calibrate(args.target)
+        set_refill(tr[0], tr[0][0].call, t_torch_fwd, args.target)
         timings += tr[0]
     run_round_robin(timings, args.repeats)
 
