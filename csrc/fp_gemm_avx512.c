@@ -45,13 +45,17 @@
     Z_ROW(U, 10, 30, 20, 21, SZ, SFX, BC) Z_ROW(U, 11, 31, 22, 23, SZ, SFX, BC)
 #define Z_ZERO2(X, Y) "vpxord %%zmm" #X ", %%zmm" #X ", %%zmm" #X "\n\t"                     \
                       "vpxord %%zmm" #Y ", %%zmm" #Y ", %%zmm" #Y "\n\t"
-#define Z_SAVE2(X, Y) "vmovups %%zmm" #X ", " #X "*64(%[acc])\n\t"                            \
-                      "vmovups %%zmm" #Y ", " #Y "*64(%[acc])\n\t"
+/* one row of the tile (two accumulators) to out, then out += ostride */
+#define Z_SAVE2(X, Y) "vmovups %%zmm" #X ", (%[out])\n\t"                                    \
+                      "vmovups %%zmm" #Y ", 64(%[out])\n\t"                                  \
+                      "add %[ostride], %[out]\n\t"
 
 /* The whole k loop in one asm statement (GCC/Clang extended asm, AT&T syntax): the 24
- * accumulators are fixed registers, zeroed here and saved to acc (24 x 64 bytes; unaligned
- * moves, which cost nothing on the aligned buffer and do not trust the stack's alignment on
- * every ABI) at the end; k >= 0. k unrolled by 4; PF prefetches the A micro-panel ahead (the B
+ * accumulators are fixed registers, zeroed here and stored at the end, row i of the tile at
+ * out + i * ostride bytes: straight into C when the epilogue would change nothing (alpha 1,
+ * beta 0, no bias: the weight-gradient products), else into acc (12 rows of 128 bytes) for
+ * the epilogue. Unaligned moves: they cost nothing on the aligned buffer and do not trust
+ * the stack's alignment on every ABI. k >= 0. k unrolled by 4; PF prefetches the A micro-panel ahead (the B
  * micro-panel stays in L1 across the tiles of a block). Written in asm because 24 in-out
  * vector operands exceed what an asm statement can take, and with intrinsics GCC 12 copies
  * the accumulators around the broadcasts. */
@@ -85,8 +89,8 @@
         Z_SAVE2(0, 1) Z_SAVE2(2, 3) Z_SAVE2(4, 5) Z_SAVE2(6, 7) Z_SAVE2(8, 9)               \
         Z_SAVE2(10, 11) Z_SAVE2(12, 13) Z_SAVE2(14, 15) Z_SAVE2(16, 17) Z_SAVE2(18, 19)     \
         Z_SAVE2(20, 21) Z_SAVE2(22, 23)                                                     \
-        : [a] "+r"(a), [b] "+r"(b), [k] "+r"(kk)                                            \
-        : [acc] "r"(acc)                                                                    \
+        : [a] "+r"(a), [b] "+r"(b), [k] "+r"(kk), [out] "+r"(out)                          \
+        : [ostride] "r"(ostride)                                                            \
         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",  \
           "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18",  \
           "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27",  \
@@ -106,8 +110,12 @@ FP_AVX512 void fp_sgemm_avx512_12x32(fp_idx k, float alpha, const float *a, cons
         _mm_prefetch((const char *)(c + i * ldc + 31), _MM_HINT_T0);
     }
     fp_idx kk = k > 0 ? k : 0;
+    const int direct = alpha == 1 && beta == 0 && !bias;   /* 1 * sum is the sum itself */
+    char *out = direct ? (char *)c : (char *)acc;
+    const fp_idx ostride = direct ? ldc * (fp_idx)sizeof(float) : 128;
     Z_KLOOP(4, "ps", "vbroadcastss", "vmovups",
             "prefetcht0 512(%[a])\n\tprefetcht0 576(%[a])\n\tprefetcht0 640(%[a])\n\t");
+    if (direct) return;
 
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     __m512 z0 = _mm512_setzero_ps(), z1 = _mm512_setzero_ps();
@@ -139,9 +147,13 @@ FP_AVX512 void fp_dgemm_avx512_12x16(fp_idx k, double alpha, const double *a, co
         _mm_prefetch((const char *)(c + i * ldc + 15), _MM_HINT_T0);
     }
     fp_idx kk = k > 0 ? k : 0;
+    const int direct = alpha == 1 && beta == 0 && !bias;
+    char *out = direct ? (char *)c : (char *)acc;
+    const fp_idx ostride = direct ? ldc * (fp_idx)sizeof(double) : 128;
     Z_KLOOP(8, "pd", "vbroadcastsd", "vmovupd",
             "prefetcht0 1024(%[a])\n\tprefetcht0 1088(%[a])\n\tprefetcht0 1152(%[a])\n\t"
             "prefetcht0 1216(%[a])\n\tprefetcht0 1280(%[a])\n\tprefetcht0 1344(%[a])\n\t");
+    if (direct) return;
 
     const __m512d va = _mm512_set1_pd(alpha), vb = _mm512_set1_pd(beta);
     __m512d z0 = _mm512_setzero_pd(), z1 = _mm512_setzero_pd();
