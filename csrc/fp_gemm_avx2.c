@@ -447,22 +447,6 @@ FP_AVX2 void fp_sgemm_avx2_tr(fp_idx n, fp_idx k, const float *s, fp_idx ld, flo
 #define SUP_LANES_BELOW(rem) \
     _mm256_cmpgt_epi64(_mm256_set1_epi64x(rem), _mm256_setr_epi64x(0, 1, 2, 3))
 #include "fp_gemm_sup_simd.inc"
-#undef SUP_T
-#undef SUP_V
-#undef SUP_W
-#undef SUPN
-#undef SUP_ENTRY
-#undef SUP_ZERO
-#undef SUP_SET1
-#undef SUP_BCAST
-#undef SUP_FMA
-#undef SUP_MUL
-#undef SUP_ADD
-#undef SUP_LOADU
-#undef SUP_STOREU
-#undef SUP_MASKLOAD
-#undef SUP_MASKSTORE
-#undef SUP_LANES_BELOW
 
 #define SUP_T float
 #define SUP_V __m256

@@ -200,22 +200,6 @@ FP_AVX512 void fp_dgemm_avx512_12x16(fp_idx k, double alpha, const double *a, co
 #define SUP_LANES_BELOW(rem) ((__mmask8)((1u << (rem)) - 1u))
 #include "fp_gemm_sup_simd.inc"
 #undef SUP_MASK_T
-#undef SUP_T
-#undef SUP_V
-#undef SUP_W
-#undef SUPN
-#undef SUP_ENTRY
-#undef SUP_ZERO
-#undef SUP_SET1
-#undef SUP_BCAST
-#undef SUP_FMA
-#undef SUP_MUL
-#undef SUP_ADD
-#undef SUP_LOADU
-#undef SUP_STOREU
-#undef SUP_MASKLOAD
-#undef SUP_MASKSTORE
-#undef SUP_LANES_BELOW
 
 #define SUP_MASK_T __mmask16
 #define SUP_T float

@@ -469,27 +469,34 @@ print(_kernels.simd_path())
 """
 
 
-def test_avx2_copies_of_activations_and_optimizers_give_the_baseline_bits(tmp_path):
-    """Large elementwise passes run AVX2-compiled copies (without FMA) where the CPU has AVX2;
-    FASTPROP_GEMM_ISA=generic forces the baseline code. Both must give the same bits."""
+def _bits_under_isa(tmp_path, script_text, cap):
+    """Run script_text in a fresh interpreter with the default instruction-set path and with
+    FASTPROP_GEMM_ISA=cap; returns {"default": (bytes, simd path), cap: (bytes, simd path)}."""
     import os
     import subprocess
     import sys
-    script = tmp_path / "isa.py"
-    script.write_text(_ISA_SCRIPT)
-    paths, isas = {}, {}
-    for isa in ("default", "generic"):
+    script = tmp_path / "isa_script.py"
+    script.write_text(script_text)
+    out = {}
+    for isa in ("default", cap):
         env = dict(os.environ)
         env.pop("FASTPROP_GEMM_ISA", None)
-        if isa == "generic":
-            env["FASTPROP_GEMM_ISA"] = "generic"
-        paths[isa] = tmp_path / f"{isa}.npy"
-        r = subprocess.run([sys.executable, str(script), str(paths[isa])], env=env, cwd=tmp_path,
+        if isa != "default":
+            env["FASTPROP_GEMM_ISA"] = isa
+        path = tmp_path / f"{isa}.npy"
+        r = subprocess.run([sys.executable, str(script), str(path)], env=env, cwd=tmp_path,
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
-        isas[isa] = r.stdout.strip()
-    assert isas["generic"] == "generic"
-    a, b = np.load(paths["default"]), np.load(paths["generic"])
+        out[isa] = (np.load(path), r.stdout.strip())
+    return out
+
+
+def test_avx2_copies_of_activations_and_optimizers_give_the_baseline_bits(tmp_path):
+    """Large elementwise passes run AVX2-compiled copies (without FMA) where the CPU has AVX2;
+    FASTPROP_GEMM_ISA=generic forces the baseline code. Both must give the same bits."""
+    out = _bits_under_isa(tmp_path, _ISA_SCRIPT, "generic")
+    assert out["generic"][1] == "generic"
+    a, b = out["default"][0], out["generic"][0]
     assert a.shape == b.shape and a.size > 10 ** 6
     assert np.array_equal(a, b)
 
@@ -531,26 +538,11 @@ def test_avx512_gemm_gives_the_avx2_gemms_bits(tmp_path):
     """Where the CPU has AVX-512, the GEMM runs AVX-512 micro-kernels; FASTPROP_GEMM_ISA=avx2
     caps it at the AVX2 ones. Both sum every element with FMA in ascending k, so products and
     whole gradients must have the same bits."""
-    import os
-    import subprocess
-    import sys
     if not fp.simd_path().startswith("avx512"):
         pytest.skip(f"this CPU runs the {fp.simd_path()} path, not AVX-512")
-    script = tmp_path / "gemm_isa.py"
-    script.write_text(_GEMM_ISA_SCRIPT)
-    paths, isas = {}, {}
-    for isa in ("default", "avx2"):
-        env = dict(os.environ)
-        env.pop("FASTPROP_GEMM_ISA", None)
-        if isa == "avx2":
-            env["FASTPROP_GEMM_ISA"] = "avx2"
-        paths[isa] = tmp_path / f"{isa}.npy"
-        r = subprocess.run([sys.executable, str(script), str(paths[isa])], env=env, cwd=tmp_path,
-                           capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, r.stderr
-        isas[isa] = r.stdout.strip()
-    assert isas == {"default": fp.simd_path(), "avx2": "avx2+fma"}
-    a, b = np.load(paths["default"]), np.load(paths["avx2"])
+    out = _bits_under_isa(tmp_path, _GEMM_ISA_SCRIPT, "avx2")
+    assert (out["default"][1], out["avx2"][1]) == (fp.simd_path(), "avx2+fma")
+    a, b = out["default"][0], out["avx2"][0]
     assert a.shape == b.shape and a.size > 10 ** 6
     assert np.array_equal(a, b)
 
