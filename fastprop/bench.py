@@ -8,13 +8,14 @@ How each timing is taken (the JSON says it again, row by row):
   a pass is the call's time / reps. The calibration's last call (at the chosen reps, not
   timed) is the warm-up (for FD: the call whose result is compared with backprop); then
   `repeats` calls, interleaved round-robin with the row's other timings (forward, backprop,
-  FD, torch, ...), the order rotated each round, so that a burst of load on a shared machine
-  falls on all of them alike and each follows each of the others equally often; the median
-  is used. Every timed call follows untimed forward passes of its own library lasting half
-  the target (10 ms): the timing before it leaves the machine in another library's state.
-  (With a fixed order and no such passes, fastprop's short forward call right after torch's
-  timings read slow, 1024-1024-10's FD/fwd 0.92 N in three runs, 1.04 N without torch.) Ratios (bp/fwd, FD/fwd, FD/bp) are paired: the median over
-  rounds of the ratio of two timings taken in the same round.
+  FD, torch forward, torch backprop), in a new order each round (a seeded shuffle), so that a
+  burst of load on a shared machine falls on all of them alike and no timing always follows
+  the same one; the median is used. Every timed call follows untimed forward passes of its
+  own library lasting half the target (10 ms by default): the timing before it leaves the
+  machine in another library's state. (With a fixed order and no such passes, fastprop's
+  short forward call right after torch's timings read slow: 1024-1024-10's FD/fwd read 0.92 N
+  in three runs, 1.04 N without torch.) Ratios (bp/fwd, FD/fwd, FD/bp) are paired: the median
+  over rounds of the ratio of two timings taken in the same round.
 - FD: `numerical_gradient` over an index list of m perturbations in one compiled call (forward
   scheme: 1 base pass + m passes; central: 2m passes). The list is all N indices repeated, or,
   where the full loop would exceed the FD budget, a fixed random sample of k indices (seed
@@ -130,23 +131,29 @@ class Timing:
                 "how": self.how}
 
 
-def set_refill(timings, forward, t_forward, target):
+def set_refill(timings, forward, t_forward, target, whose):
     """Before each timed call of `timings`: forward(r) untimed, r passes lasting target / 2."""
     r = max(1, int(math.ceil(target / 2 / max(t_forward, 1e-9))))
     for t in timings:
         t.refill = lambda: forward(r)
-        t.how += f"; each timed call after {r} untimed forward passes"
+        t.how += f"; each timed call after {r} untimed forward passes of {whose}"
+
+
+ORDER_SEED = 4321  # the order of the timings in each round
 
 
 def run_round_robin(timings, repeats):
-    """`repeats` rounds of one timed call of each timing, the order rotated each round, so
-    that each timing follows each of the others equally often."""
+    """`repeats` rounds of one timed call of each timing, in a new seeded random order each
+    round (a rotation would keep every timing behind the same one)."""
+    import random
+    order_rng = random.Random(ORDER_SEED)
     for t in timings:
         if not t.warm:
             t.call(t.reps)   # warm-up at the calibrated size
-    for i in range(repeats):
-        k = i % len(timings)
-        for t in timings[k:] + timings[:k]:
+    for _ in range(repeats):
+        order = list(timings)
+        order_rng.shuffle(order)
+        for t in order:
             t.once()
 
 
@@ -285,13 +292,15 @@ def bench_network(widths, args, threads, use_torch):
     bp.calibrate(args.target)
     fd, indices, numeric = fd_timing(net, X, y, args.scheme, t_fwd_estimate, args.target,
                                      args.fd_budget, args.sample)
-    set_refill([fwd, bp, fd], lambda r: fwd.call(r), t_fwd_estimate, args.target)
+    set_refill([fwd, bp, fd], lambda r: fwd.call(r), t_fwd_estimate, args.target,
+               "fastprop (_network.repeat_passes, backward=False)")
     timings = [fwd, bp, fd]
     tr = torch_timings(net, X, y, threads) if use_torch else None
     if tr is not None:
         t_torch_fwd = tr[0][0].calibrate(args.target)
         tr[0][1].calibrate(args.target)
-        set_refill(tr[0], tr[0][0].call, t_torch_fwd, args.target)
+        set_refill(tr[0], tr[0][0].call, t_torch_fwd, args.target,
+                   "torch (loss_fn(model(X), y) under no_grad)")
         timings += tr[0]
     run_round_robin(timings, args.repeats)
 
@@ -314,9 +323,9 @@ def bench_network(widths, args, threads, use_torch):
                    for l in net.layers],
         "loss": net.loss_name, "batch": args.batch, "dtype": net.dtype.name,
         "forward": forward, "backprop": backprop, "fd": fd_rec,
-        # Ratios are paired: each round-robin round times forward, backprop and FD back to
-        # back, so the median of the per-round ratios cancels the host's slow drifts, which a
-        # ratio of separate medians would keep.
+        # Ratios are paired: each round-robin round times forward, backprop and FD (and
+        # torch) once each, back to back, so the median of the per-round ratios cancels the
+        # host's slow drifts, which a ratio of separate medians would keep.
         "backprop_fwd_equiv": paired_ratio(backprop["per_pass_s"], forward["per_pass_s"]),
         "fd_fwd_equiv": paired_ratio(fd_rec["fd_s"], forward["per_pass_s"]),
         "ratio_of_medians": {"backprop_fwd_equiv": t_bp / t_fwd,

@@ -510,8 +510,9 @@ rng = np.random.default_rng(5)
 out = []
 # packed path with edge tiles in M, N and K blocks, every layout, alpha/beta/bias; the
 # no-packing path (small and N <= 8); one network's loss and gradient
+# (the last ones: masked column tails up to the top lane of both vector widths)
 shapes = [(300, 291, 530), (128, 256, 784), (37, 70, 33), (5, 3, 900), (64, 64, 64), (32, 10, 64),
-          (7, 17, 5)]
+          (7, 17, 5), (4, 31, 9), (8, 47, 12), (3, 15, 9), (6, 23, 8), (9, 7, 11), (10, 16, 3)]
 for dt in (np.float32, np.float64):
     for M, N, K in shapes:
         for ta in (0, 1):
@@ -519,9 +520,11 @@ for dt in (np.float32, np.float64):
                 A = rng.standard_normal((K, M) if ta else (M, K)).astype(dt)
                 B = rng.standard_normal((N, K) if tb else (K, N)).astype(dt)
                 bias = rng.standard_normal(N).astype(dt)
-                for alpha, beta in ((0.75, 0.5), (1.5, 0.0)):   # beta = 0: alpha*sum + bias
+                # beta 0: alpha*sum + bias; alpha 1, beta 0, no bias: stored straight from the
+                # accumulators on the AVX-512 path
+                for alpha, beta, bb in ((0.75, 0.5, bias), (1.5, 0.0, bias), (1.0, 0.0, None)):
                     C = rng.standard_normal((M, N)).astype(dt)
-                    _kernels.gemm(ta, tb, alpha, A, B, beta, C, bias)
+                    _kernels.gemm(ta, tb, alpha, A, B, beta, C, bb)
                     out.append(C)
     net = fp.mlp([784, 256, 128, 10], hidden="relu", output="softmax", loss="cross_entropy",
                  dtype=dt, seed=1)
