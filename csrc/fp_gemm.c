@@ -379,7 +379,6 @@ static void P(gemm_pack_a)(int trans_a, fp_idx m, fp_idx k, const T *A, fp_idx l
             const T *s = A + (i0 + r) * lda + p0;
             if (pack_an) { pack_an(k, s, lda, d); continue; }
             switch (mr) {
-            case 12: P(gemm_pack_a_n)(12, k, s, lda, d); break;
             case 6: P(gemm_pack_a_n)(6, k, s, lda, d); break;
             case 4: P(gemm_pack_a_n)(4, k, s, lda, d); break;
             default: P(gemm_pack_a_n)(mr, k, s, lda, d); break;

@@ -261,20 +261,27 @@ FP_AVX2_INLINE void d_tr4(const double *s, fp_idx ld, __m256d *c0, __m256d *c1, 
     *c3 = _mm256_permute2f128_pd(t1, t3, 0x31);
 }
 
+/* R blocks of 4 rows: rows 4r..4r+3 of column p+q go to d[q*W + 4r] (W = 4R values a column) */
+FP_AVX2_INLINE void d_pack_n4(const int R, fp_idx k, const double *s, fp_idx ld, double *d)
+{
+    const int W = 4 * R;
+    fp_idx p = 0;
+    for (; p + 4 <= k; p += 4, d += 4 * W)
+        for (int r = 0; r < R; r++) {
+            __m256d c0, c1, c2, c3;
+            d_tr4(s + 4 * r * ld + p, ld, &c0, &c1, &c2, &c3);
+            _mm256_storeu_pd(d + 4 * r, c0);
+            _mm256_storeu_pd(d + W + 4 * r, c1);
+            _mm256_storeu_pd(d + 2 * W + 4 * r, c2);
+            _mm256_storeu_pd(d + 3 * W + 4 * r, c3);
+        }
+    for (; p < k; p++, d += W)
+        for (int i = 0; i < W; i++) d[i] = s[i * ld + p];
+}
+
 FP_AVX2 void fp_dgemm_avx2_pack_b_t8(fp_idx k, const double *s, fp_idx ldb, double *d)
 {
-    fp_idx p = 0;
-    for (; p + 4 <= k; p += 4, d += 32) {
-        __m256d a0, a1, a2, a3, b0, b1, b2, b3;
-        d_tr4(s + p, ldb, &a0, &a1, &a2, &a3);
-        d_tr4(s + 4 * ldb + p, ldb, &b0, &b1, &b2, &b3);
-        _mm256_storeu_pd(d + 0, a0);  _mm256_storeu_pd(d + 4, b0);
-        _mm256_storeu_pd(d + 8, a1);  _mm256_storeu_pd(d + 12, b1);
-        _mm256_storeu_pd(d + 16, a2); _mm256_storeu_pd(d + 20, b2);
-        _mm256_storeu_pd(d + 24, a3); _mm256_storeu_pd(d + 28, b3);
-    }
-    for (; p < k; p++, d += 8)
-        for (int j = 0; j < 8; j++) d[j] = s[j * ldb + p];
+    d_pack_n4(2, k, s, ldb, d);
 }
 
 /* 8 rows x 8 columns of floats, transposed: column q of the block goes to d[q * ldd] */
@@ -302,15 +309,20 @@ FP_AVX2_INLINE void s_tr8(const float *s, fp_idx ld, float *d, fp_idx ldd)
     _mm256_storeu_ps(d + 7 * ldd, _mm256_permute2f128_ps(b3, b7, 0x31));
 }
 
+/* R blocks of 8 rows: rows 8r..8r+7 of column p+q go to d[q*W + 8r] (W = 8R values a column) */
+FP_AVX2_INLINE void s_pack_n8(const int R, fp_idx k, const float *s, fp_idx ld, float *d)
+{
+    const int W = 8 * R;
+    fp_idx p = 0;
+    for (; p + 8 <= k; p += 8, d += 8 * W)
+        for (int r = 0; r < R; r++) s_tr8(s + 8 * r * ld + p, ld, d + 8 * r, W);
+    for (; p < k; p++, d += W)
+        for (int i = 0; i < W; i++) d[i] = s[i * ld + p];
+}
+
 FP_AVX2 void fp_sgemm_avx2_pack_b_t16(fp_idx k, const float *s, fp_idx ldb, float *d)
 {
-    fp_idx p = 0;
-    for (; p + 8 <= k; p += 8, d += 128) {
-        s_tr8(s + p, ldb, d, 16);
-        s_tr8(s + 8 * ldb + p, ldb, d + 8, 16);
-    }
-    for (; p < k; p++, d += 16)
-        for (int j = 0; j < 16; j++) d[j] = s[j * ldb + p];
+    s_pack_n8(2, k, s, ldb, d);
 }
 
 /* Panels of the AVX-512 kernels (12-row A panels, 32-float / 16-double B panels), packed
@@ -350,29 +362,7 @@ FP_AVX2 void fp_sgemm_avx2_pack_a_n12(fp_idx k, const float *s, fp_idx lda, floa
 
 FP_AVX2 void fp_sgemm_avx2_pack_b_t32(fp_idx k, const float *s, fp_idx ldb, float *d)
 {
-    fp_idx p = 0;
-    for (; p + 8 <= k; p += 8, d += 256)
-        for (int q = 0; q < 4; q++) s_tr8(s + 8 * q * ldb + p, ldb, d + 8 * q, 32);
-    for (; p < k; p++, d += 32)
-        for (int j = 0; j < 32; j++) d[j] = s[j * ldb + p];
-}
-
-/* R blocks of 4 rows: rows 4r..4r+3 of column p+q go to d[q*W + 4r] (W = 4R values a column) */
-FP_AVX2_INLINE void d_pack_n4(const int R, fp_idx k, const double *s, fp_idx ld, double *d)
-{
-    const int W = 4 * R;
-    fp_idx p = 0;
-    for (; p + 4 <= k; p += 4, d += 4 * W)
-        for (int r = 0; r < R; r++) {
-            __m256d c0, c1, c2, c3;
-            d_tr4(s + 4 * r * ld + p, ld, &c0, &c1, &c2, &c3);
-            _mm256_storeu_pd(d + 4 * r, c0);
-            _mm256_storeu_pd(d + W + 4 * r, c1);
-            _mm256_storeu_pd(d + 2 * W + 4 * r, c2);
-            _mm256_storeu_pd(d + 3 * W + 4 * r, c3);
-        }
-    for (; p < k; p++, d += W)
-        for (int i = 0; i < W; i++) d[i] = s[i * ld + p];
+    s_pack_n8(4, k, s, ldb, d);
 }
 
 FP_AVX2 void fp_dgemm_avx2_pack_a_n12(fp_idx k, const double *s, fp_idx lda, double *d)
