@@ -140,6 +140,11 @@ int fp_isa_avx2(void)
     return fp_isa() >= FP_ISA_AVX2;   /* an AVX-512 CPU has AVX2 too */
 }
 
+int fp_isa_avx512(void)
+{
+    return fp_isa() == FP_ISA_AVX512;
+}
+
 const char *fp_gemm_isa(void)
 {
     switch (fp_isa()) {

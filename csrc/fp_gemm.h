@@ -51,6 +51,8 @@ const char *fp_gemm_isa(void);
 /* 1 when the CPU has AVX2+FMA and FASTPROP_GEMM_ISA does not say generic: the AVX2 and the
  * AVX-512 paths (an AVX-512 CPU has AVX2; other loops pick their AVX2 copies by this). */
 int fp_isa_avx2(void);
+/* 1 when the AVX-512 path runs (the CPU has AVX-512F, FASTPROP_GEMM_ISA caps nothing). */
+int fp_isa_avx512(void);
 
 /* Threads used by fastprop's kernels (OpenMP; 1 when built without it). */
 void fp_set_num_threads(int n);

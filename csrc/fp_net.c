@@ -7,6 +7,12 @@
 #include "fp_exp.h"
 #include "fp_kernels.h"
 #include "fp_parallel.h"
+#if FP_HAVE_AVX512_COPY
+#include <immintrin.h>
+#endif
+
+/* Networks of at most this many layers can take the one-sample path of fp_tiny.inc. */
+#define FP_TINY_LAYERS 8
 
 /* Whether a layer of n rows is small: it skips the GEMM (fp_net.inc), and a network of only
  * small layers runs the baseline code rather than the AVX2 copies. */
@@ -53,10 +59,12 @@ int64_t fp_net_workspace_size(const fp_net *net, int64_t cap)
 #include "fp_activation.inc"
 #include "fp_loss.inc"
 #include "fp_optim.inc"
+#include "fp_tiny.inc"
 #include "fp_net.inc"
 #undef FP_DOUBLE
 #include "fp_type.h"
 #include "fp_activation.inc"
 #include "fp_loss.inc"
 #include "fp_optim.inc"
+#include "fp_tiny.inc"
 #include "fp_net.inc"

@@ -15,6 +15,7 @@
 /* Optimizer buffers of at most this many parameters are updated in one pass (fp_optim.inc),
  * their old values kept in the thread's scratch buffer: up to 3 arrays (Adam), in L2. */
 #define FP_OPTIM_ONE_PASS 8192
+#define FP_OPTIM_TINY 256
 #define FP_THREAD_SCRATCH ((size_t)3 * FP_OPTIM_ONE_PASS * sizeof(double))
 
 /* This thread's scratch buffer of FP_THREAD_SCRATCH bytes, 64-byte aligned, allocated at its
@@ -39,6 +40,15 @@ void *fp_thread_scratch(void);
 #define FP_TARGET_AVX2 __attribute__((target("avx2")))
 #else
 #define FP_HAVE_AVX2_COPY 0
+#endif
+
+/* Code written with AVX-512F intrinsics (fp_tiny.inc), called only when fp_isa_avx512() says
+ * the CPU has it. */
+#if defined(__GNUC__) && defined(__x86_64__)
+#define FP_HAVE_AVX512_COPY 1
+#define FP_TARGET_AVX512 __attribute__((target("avx512f")))
+#else
+#define FP_HAVE_AVX512_COPY 0
 #endif
 
 /* Calls fn(ctx, lo, hi) over ranges covering [0, count): once with [0, count) when work is

@@ -550,6 +550,65 @@ def test_avx512_gemm_gives_the_avx2_gemms_bits(tmp_path):
     assert np.array_equal(a, b)
 
 
+# ---- the one-sample path of tiny networks gives the general path's bits --------------------
+_TINY_ISA_SCRIPT = r"""
+import sys, numpy as np
+import fastprop as fp
+rng = np.random.default_rng(3)
+out = []
+# widths up to one register (8 doubles, 16 floats) and past it (the general path then), every
+# activation and loss, the three optimizer forms with weight decay, shuffled and not
+cases = [([2, 3, 1], "sigmoid", "sigmoid", "mse"), ([4, 8, 8, 3], "tanh", "softmax", "cross_entropy"),
+         ([5, 16, 2], "relu", "identity", "mse"), ([3, 7, 1], "leaky_relu", "sigmoid",
+         "binary_cross_entropy"), ([6, 5, 4, 3, 2], "sigmoid", "identity", "mse"),
+         ([9, 1, 1], "identity", "identity", "mse"), ([40, 17, 3], "tanh", "softmax", "cross_entropy"),
+         ([200, 8, 1], "relu", "sigmoid", "binary_cross_entropy")]
+for dt in ("float64", "float32"):
+    for sizes, hid, o, loss in cases:
+        X = rng.standard_normal((23, sizes[0]))
+        if loss == "cross_entropy":
+            y = rng.integers(0, sizes[-1], 23)
+        elif loss == "binary_cross_entropy":
+            y = (rng.random((23, sizes[-1])) > 0.5).astype(float)
+        else:
+            y = rng.standard_normal((23, sizes[-1]))
+        for opt in (fp.SGD(lr=0.01, weight_decay=1e-3), fp.SGD(lr=0.01, momentum=0.9, nesterov=True),
+                    fp.Adam(lr=0.01, weight_decay=1e-3)):
+            net = fp.mlp(sizes, hidden=hid, output=o, loss=loss, dtype=dt, seed=1)
+            try:
+                h = net.fit(X, y, epochs=3, batch_size=1, optimizer=opt, shuffle=True, seed=2)
+                out.append(np.array(h.loss))
+            except fp.TrainingDivergedError:
+                out.append(np.array([-1.0]))
+            out.append(net.params.astype(np.float64))
+    # divergence: stopped before the bad update, last finite parameters kept
+    net = fp.mlp([3, 4, 1], hidden="relu", output="identity", loss="mse", dtype=dt, seed=0)
+    Xd = rng.standard_normal((50, 3)) * 1e3
+    try:
+        net.fit(Xd, Xd[:, :1] * 1e3, epochs=50, batch_size=1, optimizer=fp.SGD(lr=10.0))
+        out.append(np.array([0.0]))
+    except fp.TrainingDivergedError:
+        out.append(np.array([1.0]))
+    out.append(net.params.astype(np.float64))
+np.save(sys.argv[1], np.concatenate(out))
+print(fp.simd_path())
+"""
+
+
+def test_tiny_network_one_sample_path_gives_the_general_paths_bits(tmp_path):
+    """Where the CPU has AVX-512, per-sample training of networks whose layers fit in one
+    register runs csrc/fp_tiny.inc (FASTPROP_GEMM_ISA=avx2 turns it off). Same operations in
+    the same order as the general small-layer path: the parameters, losses and the divergence
+    stop must have the same bits."""
+    if not fp.simd_path().startswith("avx512"):
+        pytest.skip(f"this CPU runs the {fp.simd_path()} path, not AVX-512")
+    out = _bits_under_isa(tmp_path, _TINY_ISA_SCRIPT, "avx2")
+    assert (out["default"][1], out["avx2"][1]) == (fp.simd_path(), "avx2+fma")
+    a, b = out["default"][0], out["avx2"][0]
+    assert a.shape == b.shape and a.size > 2000
+    assert np.array_equal(a, b)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_tanh_is_within_4_ulp_of_libm_and_keeps_its_edges(dtype):
     """tanh is computed in plain arithmetic (-expm1(-2|z|) / (2 + expm1(-2|z|)), so that it
