@@ -32,11 +32,13 @@
 /* ------------------------------------------------------------------------------------------
  * Block-size table: ONE row per (ISA, dtype). Nothing else in csrc/ hard-codes these.
  *   MR x NR : register tile of the micro-kernel.
- *   KC      : depth of a packed panel; a KC x NR micro-panel of B should sit in L1
- *             (KC = 256: AVX2 rows 16 KiB, AVX-512 rows 32 KiB).
+ *   KC      : depth of a packed panel; AVX2 rows: a KC x NR micro-panel of B should sit in
+ *             L1 (16 KiB at KC = 256); AVX-512 rows (inner loops swapped, fp_gemm.c a_outer):
+ *             an MR x KC micro-panel of A (12 KiB float32, 24 KiB float64).
  *   MC      : rows of the packed A block; MC x KC of A should sit in L2: AVX2 rows 144 KiB,
  *             AVX-512 rows 240 KiB.
- *   NC      : columns of the packed B panel; KC x NC of B lives in L3 (shared by threads).
+ *   NC      : columns of the packed B panel (shared by threads); AVX2 rows: KC x NC lives in
+ *             L3; AVX-512 rows: in L2 (1 MiB), read again for every row tile.
  * MC must be a multiple of MR and NC a multiple of NR.
  * AVX-512 rows (Sapphire Rapids class, 48 KiB L1d, 2 MiB L2): a KC x 32-float (16-double)
  * micro-panel of B is 128 bytes a row. Swept float32 n = 1024, 1 thread, best of 6
