@@ -1,8 +1,8 @@
 /* fp_gemm_kernels.h: the micro-kernel contract of fastprop's GEMM and the block-size table.
  *
  * Internal header (not part of the public contract in fp_gemm.h). The frame (fp_gemm.c) runs
- * the five BLIS loops (jc over N by NC, pc over K by KC, ic over M by MC, jr by NR, ir by MR)
- * and calls one micro-kernel per MR x NR tile of C. Micro-kernels live in fp_gemm_avx512.c
+ * the five BLIS loops (jc over N by NC, pc over K by KC, ic over M by MC, jr by NR, ir by MR;
+ * the AVX-512 rows swap the last two, see a_outer in fp_gemm.c) and calls one micro-kernel per MR x NR tile of C. Micro-kernels live in fp_gemm_avx512.c
  * and fp_gemm_avx2.c (x86 only, compiled with function-level target("avx512f") /
  * target("avx2,fma"), never -mavx512f/-mavx2 on the command line) and fp_gemm_generic.c
  * (portable C).
@@ -71,8 +71,10 @@
 /* One KC for the AVX-512 and AVX2 rows: an element of C is the sum of its KC-long blocks, so
  * with the same KC (and FMA in ascending k in both kernels) the two paths give the same bits,
  * and a result does not depend on which of the two CPUs computed it (tests/test_kernels.py).
- * 256 keeps the AVX-512 B micro-panel (32 KiB) in a 48 KiB L1d; the AVX2 rows measured the
- * same at 256 as at their Zen 3 tuning (384 f64, 512 f32) on this machine, within noise. */
+ * 256 keeps the AVX2 B micro-panel (16 KiB) and the AVX-512 A micro-panel (12 KiB float32,
+ * 24 KiB float64) in a 48 KiB L1d (KC 192 and 128 measured slower for float64 on Zen 5); the
+ * AVX2 rows measured the same at 256 as at their Zen 3 tuning (384 f64, 512 f32) on a
+ * Sapphire Rapids host, within noise. */
 #ifndef FP_SIMD_KC
 #define FP_SIMD_KC 256
 #endif

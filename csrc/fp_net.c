@@ -2,6 +2,7 @@
  * double and float. One translation unit on purpose: the training loop calls the activation,
  * loss and optimizer rules directly, so that the compiler can inline them into the small-layer
  * paths, where a call and a dispatch cost as much as the arithmetic. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 #include "fp_exp.h"

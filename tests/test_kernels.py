@@ -557,7 +557,8 @@ import fastprop as fp
 rng = np.random.default_rng(3)
 out = []
 # widths up to one register (8 doubles, 16 floats) and past it (the general path then), every
-# activation and loss, the three optimizer forms with weight decay, shuffled and not
+# activation and loss, every optimizer form (weight decay, momentum, Nesterov, Adam), shuffled
+# and not, with validation data
 cases = [([2, 3, 1], "sigmoid", "sigmoid", "mse"), ([4, 8, 8, 3], "tanh", "softmax", "cross_entropy"),
          ([5, 16, 2], "relu", "identity", "mse"), ([3, 7, 1], "leaky_relu", "sigmoid",
          "binary_cross_entropy"), ([6, 5, 4, 3, 2], "sigmoid", "identity", "mse"),
@@ -572,12 +573,17 @@ for dt in ("float64", "float32"):
             y = (rng.random((23, sizes[-1])) > 0.5).astype(float)
         else:
             y = rng.standard_normal((23, sizes[-1]))
-        for opt in (fp.SGD(lr=0.01, weight_decay=1e-3), fp.SGD(lr=0.01, momentum=0.9, nesterov=True),
-                    fp.Adam(lr=0.01, weight_decay=1e-3)):
+        opts = [(fp.SGD(lr=0.01, weight_decay=1e-3), True),
+                (fp.SGD(lr=0.01, momentum=0.9), False),
+                (fp.SGD(lr=0.01, momentum=0.9, nesterov=True), True),
+                (fp.Adam(lr=0.01, weight_decay=1e-3), False),
+                (fp.Adam(lr=0.01, eps=1e-50), True)]    # eps 0 in float32: the general path
+        for opt, shuffle in opts:
             net = fp.mlp(sizes, hidden=hid, output=o, loss=loss, dtype=dt, seed=1)
             try:
-                h = net.fit(X, y, epochs=3, batch_size=1, optimizer=opt, shuffle=True, seed=2)
-                out.append(np.array(h.loss))
+                h = net.fit(X, y, epochs=3, batch_size=1, optimizer=opt, shuffle=shuffle, seed=2,
+                            validation_data=(X[:5], y[:5]))
+                out += [np.array(h.loss), np.array(h.val_loss)]
             except fp.TrainingDivergedError:
                 out.append(np.array([-1.0]))
             out.append(net.params.astype(np.float64))
