@@ -317,13 +317,12 @@ typedef struct {
     PACK_T pack_bt;   /* full NR-row panel of B^T, or NULL */
     TR_T tr;          /* transposed copy of B for the no-packing path, or NULL */
     /* order of the two innermost loops: 0, jr outer (a B micro-panel stays in L1 while the
-     * A block streams from L2); 1, ir outer (an A micro-panel stays in L1 while the B panel,
-     * KC x NC = 1 MiB for the AVX-512 rows, streams from L2). Zen 5, one thread, AVX-512: ir
-     * outer measured float64 1024^3 85 -> 95 GFLOP/s, 2048^3 88 -> 96, float32 1024^3
-     * 180 -> 196 (medians of 5 interleaved runs), the 784-256-128-10 products within 2%; the
-     * AVX2 rows (NC 4080: a panel of 4 MiB float32, 8 MiB float64) keep jr outer, as tuned
-     * on Zen 3. Same bits: only
-     * the order of the tiles changes. */
+     * A block streams from L2); 1, ir outer (an A micro-panel stays in L1 while the B panel
+     * streams through L2). Zen 5, one thread, AVX-512 (NC 1024/512 then): ir outer measured
+     * float64 1024^3 85 -> 95 GFLOP/s, 2048^3 88 -> 96, float32 1024^3 180 -> 196 (medians of
+     * 5 interleaved runs), the 784-256-128-10 products within 2%. The AVX2 rows (NC 4080: a
+     * panel of 4 MiB float32, 8 MiB float64) keep jr outer, as tuned on Zen 3. Same bits:
+     * only the order of the tiles changes. */
     int a_outer;
 } P(gemm_cfg);
 

@@ -37,18 +37,19 @@
  *             an MR x KC micro-panel of A (12 KiB float32, 24 KiB float64).
  *   MC      : rows of the packed A block; MC x KC of A should sit in L2: AVX2 rows 144 KiB,
  *             AVX-512 rows 240 KiB.
- *   NC      : columns of the packed B panel (shared by threads); AVX2 rows: KC x NC lives in
- *             L3; AVX-512 rows: in L2 (1 MiB), read again for every row tile.
+ *   NC      : columns of the packed B panel (shared by threads), KC x NC in L3; the AVX-512
+ *             rows read it again for every row tile (streamed through L2).
  * MC must be a multiple of MR and NC a multiple of NR.
  * AVX-512 rows (Sapphire Rapids class, 48 KiB L1d, 2 MiB L2): a KC x 32-float (16-double)
  * micro-panel of B is 128 bytes a row. Swept float32 n = 1024, 1 thread, best of 6
  * interleaved runs: MC in {120,240,480} x KC in {192,256,384} gave 99-131 GFLOP/s with the
  * host's noise as large as the differences; 240 x 256 (A block 240 KiB in L2) is kept.
- * NC: on Zen 5 (EPYC family 26, 48 KiB L1d, 1 MiB L2 a core) a 4 MiB B panel (NC 4096) left
- * the products with N = 4096 of the 1024-4096-4096-1024 network at 0.84-0.87x numpy; a 1 MiB
- * panel (NC 1024 float32, 512 float64) measured 512x4096x4096 float32 164 -> 181 GFLOP/s,
- * 4096x4096x512 (A^T B) 186 -> 194, 2048^3 float64 87 -> 91 (medians of 5 interleaved runs,
- * 1 thread; 2 threads within noise). NC changes no bits (only KC's blocks order the sums).
+ * NC on Zen 5 (EPYC family 26, 48 KiB L1d, 1 MiB L2 a core): with jr outer, a 4 MiB B panel
+ * left the products with N = 4096 of the 1024-4096-4096-1024 network at 0.84-0.87x numpy and a
+ * 1 MiB panel gained 5-10%; with ir outer (a_outer, fp_gemm.c) the 4 MiB panel (NC 4096
+ * float32, 2048 float64) is the better again: 512x4096x4096 float32 185 -> 194 GFLOP/s,
+ * 4096x4096x512 (A^T B) 199 -> 210, 2048^3 float64 91 -> 95, two threads on 512x4096x4096
+ * 320 -> 354 (medians of 5 interleaved runs). NC changes no bits (only KC orders the sums).
  * AVX2 rows tuned on Zen 3 (EPYC, 1 thread, n = 1024): f64 MC in {72,144} x KC in {256,384},
  * f32 MC in {72,144,192} x KC in {256,384,512} all within ~3%; the larger KC won slightly
  * (f64 72x384: 46 GFLOP/s, f32 144x512: 93-95 GFLOP/s). The -D overrides below are for
@@ -80,10 +81,10 @@
 #endif
 /*                                   MR            NR         MC   KC    NC  */
 #ifndef FP_BLK_AVX512_D
-#define FP_BLK_AVX512_D  FP_AVX512_D_MR, FP_AVX512_D_NR, 120, FP_SIMD_KC,  512
+#define FP_BLK_AVX512_D  FP_AVX512_D_MR, FP_AVX512_D_NR, 120, FP_SIMD_KC, 2048
 #endif
 #ifndef FP_BLK_AVX512_S
-#define FP_BLK_AVX512_S  FP_AVX512_S_MR, FP_AVX512_S_NR, 240, FP_SIMD_KC, 1024
+#define FP_BLK_AVX512_S  FP_AVX512_S_MR, FP_AVX512_S_NR, 240, FP_SIMD_KC, 4096
 #endif
 #ifndef FP_BLK_AVX2_D
 #define FP_BLK_AVX2_D    FP_AVX2_D_MR, FP_AVX2_D_NR,  72, FP_SIMD_KC, 4080
