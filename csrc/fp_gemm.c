@@ -568,13 +568,6 @@ static void P(gemm_run)(const P(gemm_ctx) *x, int tid, int nth, T *abuf)
                         const T *ap = abuf + ir * kcur;
                         T *cp = x->C + (ic + ir) * x->ldc + jc + j0;
                         if (mm == mr && nn == nr) {
-                            /* C's tile is fetched while the k loop runs, not at its end:
-                             * large C (not in L2) is read again at every K block. 2048^3
-                             * float32 on Zen 5: 146 -> 165 GFLOP/s (median of 6 runs);
-                             * 512^3 unchanged */
-                            for (fp_idx i = 0; i < mr; i++)
-                                for (fp_idx j = 0; j < nr; j += 64 / (fp_idx)sizeof(T))
-                                    __builtin_prefetch(cp + i * x->ldc + j, 1, 3);
                             ukr(kcur, x->alpha, ap, bp, beta, cp, x->ldc, biasj);
                         } else {
                             /* edge: run the kernel on a private copy of the tile */

@@ -12,13 +12,11 @@
 /* Work (in elements touched) below which a loop stays on one thread. */
 #define FP_PARALLEL_MIN 65536
 
-/* Optimizer buffers of more than FP_OPTIM_TINY and at most FP_OPTIM_ONE_PASS parameters are
- * updated in one pass (fp_optim.inc), their old values kept in the thread's scratch buffer: up
- * to 3 arrays (Adam), in L2. Up to FP_OPTIM_TINY: a dry pass and a write pass. The scratch
- * buffer also holds the padded copies of the per-sample path (fp_tiny.inc: 4 arrays, within
- * the same size). */
+/* Optimizer buffers of at most this many parameters are updated in one pass (fp_optim.inc),
+ * their old values kept in the thread's scratch buffer: up to 3 arrays (Adam), in L2. The
+ * scratch buffer also holds the padded copies of the per-sample path (fp_tiny.inc: 4 arrays,
+ * within the same size; that path runs the optimizer's dry and write passes itself). */
 #define FP_OPTIM_ONE_PASS 8192
-#define FP_OPTIM_TINY 256
 #define FP_THREAD_SCRATCH ((size_t)3 * FP_OPTIM_ONE_PASS * sizeof(double))
 
 /* This thread's scratch buffer of FP_THREAD_SCRATCH bytes, 64-byte aligned, allocated at its

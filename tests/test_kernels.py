@@ -491,14 +491,23 @@ def _bits_under_isa(tmp_path, script_text, cap):
     return out
 
 
+def _assert_same_bits(tmp_path, script_text, cap, cap_path, min_size, default_path=None):
+    """script_text's output under the default path (which must report default_path, when
+    given) and under FASTPROP_GEMM_ISA=cap (which must report cap_path): at least min_size
+    bytes, the same bits."""
+    out = _bits_under_isa(tmp_path, script_text, cap)
+    assert out[cap][1] == cap_path
+    if default_path is not None:
+        assert out["default"][1] == default_path
+    a, b = out["default"][0], out[cap][0]
+    assert a.shape == b.shape and a.size > min_size
+    assert np.array_equal(a, b)
+
+
 def test_avx2_copies_of_activations_and_optimizers_give_the_baseline_bits(tmp_path):
     """Large elementwise passes run AVX2-compiled copies (without FMA) where the CPU has AVX2;
     FASTPROP_GEMM_ISA=generic forces the baseline code. Both must give the same bits."""
-    out = _bits_under_isa(tmp_path, _ISA_SCRIPT, "generic")
-    assert out["generic"][1] == "generic"
-    a, b = out["default"][0], out["generic"][0]
-    assert a.shape == b.shape and a.size > 10 ** 6
-    assert np.array_equal(a, b)
+    _assert_same_bits(tmp_path, _ISA_SCRIPT, "generic", "generic", 10 ** 6)
 
 
 # ---- the AVX-512 GEMM gives the AVX2 GEMM's bits -------------------------------------------
@@ -543,11 +552,7 @@ def test_avx512_gemm_gives_the_avx2_gemms_bits(tmp_path):
     whole gradients must have the same bits."""
     if not fp.simd_path().startswith("avx512"):
         pytest.skip(f"this CPU runs the {fp.simd_path()} path, not AVX-512")
-    out = _bits_under_isa(tmp_path, _GEMM_ISA_SCRIPT, "avx2")
-    assert (out["default"][1], out["avx2"][1]) == (fp.simd_path(), "avx2+fma")
-    a, b = out["default"][0], out["avx2"][0]
-    assert a.shape == b.shape and a.size > 10 ** 6
-    assert np.array_equal(a, b)
+    _assert_same_bits(tmp_path, _GEMM_ISA_SCRIPT, "avx2", "avx2+fma", 10 ** 6, fp.simd_path())
 
 
 # ---- the one-sample path of tiny networks gives the general path's bits --------------------
@@ -608,11 +613,7 @@ def test_tiny_network_one_sample_path_gives_the_general_paths_bits(tmp_path):
     stop must have the same bits."""
     if not fp.simd_path().startswith("avx512"):
         pytest.skip(f"this CPU runs the {fp.simd_path()} path, not AVX-512")
-    out = _bits_under_isa(tmp_path, _TINY_ISA_SCRIPT, "avx2")
-    assert (out["default"][1], out["avx2"][1]) == (fp.simd_path(), "avx2+fma")
-    a, b = out["default"][0], out["avx2"][0]
-    assert a.shape == b.shape and a.size > 2000
-    assert np.array_equal(a, b)
+    _assert_same_bits(tmp_path, _TINY_ISA_SCRIPT, "avx2", "avx2+fma", 2000, fp.simd_path())
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
