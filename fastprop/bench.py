@@ -15,7 +15,8 @@ How each timing is taken (the JSON says it again, row by row):
   machine in another library's state. (With a fixed order and no such passes, fastprop's
   short forward call right after torch's timings read slow: 1024-1024-10's FD/fwd read 0.92 N
   in three runs, 1.04 N without torch.) Ratios (bp/fwd, FD/fwd, FD/bp) are paired: the median
-  over rounds of the ratio of two timings taken in the same round.
+  over rounds of the ratio of two timings taken in the same round. FD/(N+1) (FD/2N, central)
+  is FD/fwd over the passes the FD loop makes: 1 when a perturbed pass costs a forward pass.
 - FD: `numerical_gradient` over an index list of m perturbations in one compiled call (forward
   scheme: 1 base pass + m passes; central: 2m passes). The list is all N indices repeated, or,
   where the full loop would exceed the FD budget, a fixed random sample of k indices (seed
@@ -332,6 +333,10 @@ def bench_network(widths, args, threads, use_torch):
                              "fd_fwd_equiv": fd_rec["median_s"] / t_fwd,
                              "speedup_fd_over_backprop": fd_rec["median_s"] / t_bp},
         "fd_passes_theory": N + 1 if args.scheme == "forward" else 2 * N,
+        # FD/fwd over the passes the loop makes (N + 1 or 2N), paired like FD/fwd: 1 when one
+        # perturbed pass costs one forward pass; its spread around 1 is the timing noise
+        "fd_over_theory": paired_ratio(fd_rec["fd_s"], forward["per_pass_s"])
+                          / (N + 1 if args.scheme == "forward" else 2 * N),
         # one FD perturbation costs one forward pass (two, central) by construction: this ratio
         # shows how close the two timings, taken in different compiled loops, came
         "fd_pass_over_forward_pass": statistics.median(fd_rec["per_param_s"]) / t_fwd
@@ -371,7 +376,7 @@ def fmt_ratio(x):
 def table(rows, scheme):
     has_torch = any("torch" in r for r in rows)
     head = ["network", "N", "forward", "backprop", f"FD ({scheme})", "bp/fwd", "FD/fwd",
-            "FD/bp", "max rel diff"]
+            "FD/(N+1)" if scheme == "forward" else "FD/2N", "FD/bp", "max rel diff"]
     if scheme == "forward":
         head.append("central")
     head.append("central L2")
@@ -383,7 +388,8 @@ def table(rows, scheme):
         cells = [r["network"], f"{r['N']:,}", fmt_time(r["forward"]["median_s"]),
                  fmt_time(r["backprop"]["median_s"]), fmt_time(r["fd"]["median_s"]),
                  fmt_ratio(r["backprop_fwd_equiv"]), fmt_ratio(r["fd_fwd_equiv"]),
-                 fmt_ratio(r["speedup_fd_over_backprop"]), f"{r['max_rel_diff']:.1e}"]
+                 f"{r['fd_over_theory']:.3f}", fmt_ratio(r["speedup_fd_over_backprop"]),
+                 f"{r['max_rel_diff']:.1e}"]
         if scheme == "forward":
             cells.append(f"{r['max_rel_diff_central']:.1e}")
         cells.append(f"{r['l2_rel_diff_central']:.1e}")
@@ -679,6 +685,9 @@ def run(args):
     print(table(rows, args.scheme))
     print(f"times: medians of {args.repeats} after a warm-up, each from a compiled loop of "
           f">= {args.target * 1e3:g} ms; bp/fwd and FD/fwd: cost in forward passes; "
+          + ("FD/(N+1): FD/fwd over the N + 1 passes the loop makes"
+             if args.scheme == "forward" else "FD/2N: FD/fwd over the 2N passes the loop makes")
+          + " (1 = a perturbed pass costs a forward pass; the spread is timing noise); "
           f"FD/bp: speedup of backprop (ratios: median over rounds of the ratio within a "
           f"round).")
     print(f"max rel diff: backprop against the FD gradient"

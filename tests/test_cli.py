@@ -66,6 +66,7 @@ def test_bench_ratios_are_finite_positive_and_gradients_agree(quick_json):
         assert 0 < row["backprop_fwd_equiv"] < 100 and math.isfinite(row["backprop_fwd_equiv"])
         # FD over N parameters costs about N + 1 passes; generous bounds for a noisy machine
         assert row["N"] / 10 < row["fd_fwd_equiv"] < 10 * (row["N"] + 1)
+        assert row["fd_over_theory"] == pytest.approx(row["fd_fwd_equiv"] / (row["N"] + 1))
         assert row["speedup_fd_over_backprop"] > 0
         assert row["max_rel_diff"] < 1e-3          # forward differences (float64)
         assert row["max_rel_diff_central"] < 1e-6  # central differences (float64)
@@ -79,7 +80,8 @@ def test_bench_prints_an_aligned_table(quick_json):
     assert set(lines[header + 1].replace(" ", "")) == {"-"}
     assert lines[header + 2].startswith("2-3-1")
     assert lines[header + 3].startswith("4-16-1")
-    for col in ("N", "forward", "backprop", "bp/fwd", "FD/fwd", "FD/bp", "max rel diff"):
+    for col in ("N", "forward", "backprop", "bp/fwd", "FD/fwd", "FD/(N+1)", "FD/bp",
+                "max rel diff"):
         assert col in lines[header]
 
 
@@ -105,6 +107,8 @@ def test_bench_central_scheme_and_float32(tmp_path):
     row = data["rows"][0]
     assert data["settings"]["scheme"] == "central" and row["dtype"] == "float32"
     assert row["batch"] == 8 and row["fd_passes_theory"] == 26
+    assert row["fd_over_theory"] == pytest.approx(row["fd_fwd_equiv"] / 26)
+    assert "FD/2N" in res.stdout and "FD/(N+1)" not in res.stdout
     assert row["max_rel_diff"] < 5e-2
 
 
