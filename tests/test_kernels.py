@@ -408,6 +408,28 @@ def test_losses_at_magnitude_1000_are_finite_without_warnings(loss, act, dtype):
         assert value > 600
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("gap", [50.0, 87.2, 95.0, 99.0, 120.0, 800.0])
+def test_bce_on_softmax_takes_the_log_of_a_flushed_probability_from_the_logits(gap, dtype):
+    """PyTorch's BCELoss on a softmax: -mean(y log p + (1-y) log(1-p)), logs clamped at -100.
+    float32's exp here flushes below exp(-87) to 0 where the true p (and torch's) is tiny but
+    log p is still above -100: the loss must use log p, not the clamp."""
+    Z = np.array([[0.0, -gap, 3.0], [-gap / 2, 0.0, -gap]], dtype=dtype)
+    A = np.empty_like(Z)
+    strict(_kernels.activation_forward, ACTIVATIONS["softmax"].code, Z, A)
+    Y = np.array([[1.0, 1.0, 0.0], [0.25, 1.0, 0.75]], dtype=dtype)
+    value = strict(_kernels.loss_value, LOSSES["binary_cross_entropy"].code,
+                   ACTIVATIONS["softmax"].code, Z, A, Y)
+    zd = Z.astype(np.float64)
+    logp = zd - zd.max(axis=1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
+    with np.errstate(divide="ignore"):        # log(1 - p) of p == 1: -inf, clamped below
+        log1mp = np.log1p(-np.exp(logp))
+    Yd = Y.astype(np.float64)
+    expected = -np.mean(Yd * np.maximum(logp, -100) + (1 - Yd) * np.maximum(log1mp, -100))
+    assert value == pytest.approx(expected, rel=1e-6)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_network_with_huge_logits_backprops_finite_values_without_warnings(dtype):
     X = np.array([[1.0, -1.0], [-1.0, 1.0]])
@@ -582,7 +604,7 @@ for dt in ("float64", "float32"):
                 (fp.SGD(lr=0.01, momentum=0.9), False),
                 (fp.SGD(lr=0.01, momentum=0.9, nesterov=True), True),
                 (fp.Adam(lr=0.01, weight_decay=1e-3), False),
-                (fp.Adam(lr=0.01, eps=1e-50), True)]    # eps 0 in float32: the general path
+                (fp.Adam(lr=0.01, eps=1e-40), True)]    # eps subnormal in float32: the general path
         for opt, shuffle in opts:
             net = fp.mlp(sizes, hidden=hid, output=o, loss=loss, dtype=dt, seed=1)
             try:
