@@ -3,6 +3,7 @@
 the old file or the new one, never half of one."""
 import io
 import os
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -20,7 +21,7 @@ VERSION = 1
 
 def _path(path):
     try:
-        return os.fspath(path)
+        return os.fsdecode(os.fspath(path))
     except TypeError:
         raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__} "
                         f"{path!r}") from None
@@ -30,6 +31,12 @@ def save(net, path):
     check_network(net)
     path = _path(path)
     directory = os.path.dirname(os.path.abspath(path))
+    # Checked here so that the error names `path`, not the temporary file beside it.
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"path: {path!r} cannot be written: its directory "
+                                f"{directory!r} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"path: {path!r} is a directory, expected a file name")
     fd, tmp = tempfile.mkstemp(prefix=".fastprop-", suffix=".npz.tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -60,11 +67,24 @@ _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")   # a local file header; an empty archive
 
 
-def _read_member(archive, info):
+# The members `save` writes. Every one but params is a few bytes to a few KiB (128 layers at
+# most); params is bounded by the sizes member. A member is refused before it is
+# decompressed when its size in the archive's directory exceeds its bound (zipfile stops
+# reading at that size, so the bound holds for a lying directory too): a small file cannot
+# make `load` allocate much more than the network it describes.
+_MEMBERS = ("format", "version", "sizes", "activations", "loss", "dtype", "params")
+_SMALL_MEMBER = 1 << 20
+
+
+def _read_member(archive, info, max_bytes):
     """One member of the archive as an array: a .npy of a plain (non-object) dtype whose data
-    fit in the member (checked from the header, before allocating anything)."""
+    fit in the member (checked from the header, before allocating anything), at most
+    max_bytes uncompressed."""
     if not info.filename.endswith(".npy"):
         raise ValueError(f"member {info.filename!r} is not a .npy array")
+    if info.file_size > max_bytes:
+        raise ValueError(f"member {info.filename!r} holds {info.file_size} bytes, more than "
+                         f"the {max_bytes} it can hold in a fastprop network file")
     raw = archive.read(info)
     f = io.BytesIO(raw)
     version = np.lib.format.read_magic(f)
@@ -102,6 +122,9 @@ def _what_is_wrong(exc):
 def _read_fields(path):
     """The arrays of the .npz archive at path, by name; ValueError for anything else."""
     try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):   # a directory, or a FIFO that open() would wait on
+            raise ValueError(f"path: {path!r} is not a regular file")
         with open(path, "rb") as f:
             head = f.read(6)
     except FileNotFoundError:
@@ -118,17 +141,36 @@ def _read_fields(path):
                          f"as written by fastprop.save, got a file starting with {head!r})")
     try:
         with zipfile.ZipFile(path) as archive:
-            fields = {}
+            members = {}
             for info in archive.infolist():
                 name = info.filename[:-len(".npy")] if info.filename.endswith(".npy") \
                     else info.filename
-                if name in fields:
+                if name not in _MEMBERS:
+                    raise ValueError(f"member {info.filename!r} is not part of a fastprop "
+                                     f"network file (expected {', '.join(_MEMBERS)})")
+                if name in members:
                     raise ValueError(f"member {info.filename!r} appears twice")
-                fields[name] = _read_member(archive, info)
+                members[name] = info
+            fields = {}
+            for name in _MEMBERS:          # params last: its bound comes from sizes
+                if name in members:
+                    bound = _params_bound(fields) if name == "params" else _SMALL_MEMBER
+                    fields[name] = _read_member(archive, members[name], bound)
     except _READ_ERRORS as exc:
         raise ValueError(f"path: {path!r} is not a readable fastprop network file "
                          f"({_what_is_wrong(exc)})") from None
     return fields
+
+
+def _params_bound(fields):
+    """Bytes the params member may hold: N float64 values and a header, N from sizes (when
+    sizes is malformed, `load` refuses the file for it; params is then kept small)."""
+    sizes = fields.get("sizes")
+    if (sizes is None or sizes.ndim != 1 or sizes.dtype.kind not in "iu" or sizes.size < 2
+            or sizes.min() < 1):
+        return _SMALL_MEMBER
+    n_params = sum((int(a) + 1) * int(b) for a, b in zip(sizes[:-1], sizes[1:]))
+    return 8 * n_params + 65536
 
 
 def load(path):

@@ -283,3 +283,66 @@ def test_save_and_load_of_a_path_that_is_not_a_path_raise_type_error_naming_path
 def test_load_of_a_directory_raises_value_error_naming_the_path(tmp_path):
     with pytest.raises(ValueError, match="path: "):
         fp.load(tmp_path)
+
+
+def test_load_refuses_a_member_that_is_not_part_of_a_network_file_without_reading_it(
+        tmp_path, monkeypatch):
+    # A file of a few KiB that would unzip to 64 MiB: refused by the member's name, before
+    # anything is decompressed.
+    path = tmp_path / "m.npz"
+    fp.mlp([3, 4, 2], seed=0).save(path)
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, value in _fields(path).items():
+            z.writestr(name + ".npy", _npy_bytes(value))
+        z.writestr("junk.npy", _npy_bytes(np.zeros(8 << 20)))
+    assert bomb.stat().st_size < 1 << 20
+    reads = []
+    real_read = zipfile.ZipFile.read
+    monkeypatch.setattr(zipfile.ZipFile, "read",
+                        lambda self, name, *a: reads.append(getattr(name, "filename", name))
+                        or real_read(self, name, *a))
+    with pytest.raises(ValueError, match=r"path: .*bomb\.npz.*member 'junk\.npy' is not part "
+                                         r"of a fastprop network file"):
+        fp.load(bomb)
+    assert "junk.npy" not in reads
+
+
+def test_load_refuses_params_larger_than_its_sizes_allow_before_decompressing_them(tmp_path):
+    # A consistent .npy of 2**22 zeros as the params of a 26-parameter network.
+    path = tmp_path / "m.npz"
+    fp.mlp([3, 4, 2], seed=0).save(path)
+    fields = _fields(path)
+    fields["params"] = np.zeros(1 << 22)
+    big = tmp_path / "big.npz"
+    np.savez_compressed(big, **fields)
+    assert big.stat().st_size < 1 << 20
+    with pytest.raises(ValueError, match=r"path: .*big\.npz.*member 'params\.npy' holds "
+                                         r"\d+ bytes, more than the \d+ it can hold"):
+        fp.load(big)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_load_of_a_named_pipe_raises_value_error_instead_of_waiting(tmp_path):
+    fifo = tmp_path / "pipe.npz"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=r"path: .*pipe\.npz.* is not a regular file"):
+        fp.load(fifo)
+
+
+def test_save_into_a_missing_directory_or_onto_a_directory_names_the_path(tmp_path):
+    net = fp.mlp([2, 1], seed=0)
+    target = tmp_path / "no" / "such" / "m.npz"
+    with pytest.raises(FileNotFoundError, match=r"path: .*m\.npz.* its directory .* does not "
+                                                r"exist"):
+        net.save(target)
+    with pytest.raises(IsADirectoryError, match=r"path: .* is a directory"):
+        net.save(tmp_path)
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_and_load_accept_a_bytes_path(tmp_path):
+    net = fp.mlp([2, 3, 1], seed=0)
+    path = os.fsencode(str(tmp_path / "m.npz"))
+    net.save(path)
+    assert np.array_equal(fp.load(path).params, net.params)
