@@ -538,7 +538,7 @@ def add_parser(sub):
     p.add_argument("--repeats", type=_positive_int, default=None,
                    help="timed calls per measurement, after a warm-up; medians (default 5, "
                         "3 with --quick)")
-    p.add_argument("--threads", type=_positive_int, default=None,
+    p.add_argument("--threads", type=_thread_count, default=None,
                    help="threads for fastprop and torch (default: fastprop's current count)")
     p.add_argument("--fd-budget", type=_budget, default=None, metavar="SECONDS",
                    help="time the FD loop over a sample of parameters when the full loop "
@@ -563,6 +563,16 @@ def _positive_int(text):
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _thread_count(text):
+    """--threads: what fastprop.set_num_threads accepts (1 to its limit)."""
+    from fastprop import _max_threads
+    value = _positive_int(text)
+    if value > _max_threads():
+        raise argparse.ArgumentTypeError(f"expected a number of threads from 1 to "
+                                         f"{_max_threads()}, got {value}")
     return value
 
 

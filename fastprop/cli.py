@@ -40,7 +40,16 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    return args.func(args)
+    # What the options describe can still be refused once the command builds it (a network
+    # too deep or too wide for memory, a thread count above the limit): an error line and
+    # exit status 2, as argparse gives for a malformed option, not a traceback.
+    try:
+        return args.func(args)
+    except MemoryError as exc:
+        parser.exit(2, f"fastprop {args.command}: error: not enough memory for what the "
+                       f"options ask ({exc or 'MemoryError'})\n")
+    except (ValueError, TypeError) as exc:
+        parser.exit(2, f"fastprop {args.command}: error: {exc}\n")
 
 
 if __name__ == "__main__":

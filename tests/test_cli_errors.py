@@ -96,3 +96,30 @@ def test_a_bad_output_directory_stops_the_real_command_before_any_timing(tmp_pat
     assert res.returncode == 2
     assert "argument --json:" in res.stderr and "Traceback" not in res.stderr
     assert res.stdout == ""       # the run's header line is printed before the first timing
+
+
+def test_a_thread_count_above_the_limit_is_refused_at_parse_time(capsys):
+    from fastprop import _max_threads
+    err = refused(capsys, f"--threads={_max_threads() + 1}")
+    assert "argument --threads:" in err and f"from 1 to {_max_threads()}" in err
+
+
+def test_demo_refuses_a_negative_seed_at_parse_time(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--seed", "-1"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --seed:" in err and "expected a non-negative integer" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("sizes,message", [
+    ("-".join(["2"] * 130), "layers"),                  # deeper than the kernels take
+    ("1000000-1000000", "not enough memory"),           # 8e12 bytes of weights
+])
+def test_a_network_the_command_cannot_build_is_an_error_line_not_a_traceback(sizes, message):
+    res = subprocess.run([sys.executable, "-m", "fastprop", "bench", "--quick", "--no-torch",
+                          "--sizes", sizes], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
+    assert res.stderr.startswith("fastprop bench: error:") and message in res.stderr
