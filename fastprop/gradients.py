@@ -111,14 +111,24 @@ def relative_error(analytic, numeric):
 def gradcheck(net, X, y, eps=None, scheme="central", rtol=None, atol=None):
     """Backprop's gradient against finite differences (central by default).
 
-    Defaults: float64 rtol 1e-6, atol 1e-9; float32 rtol 5e-2, atol 1e-4 (float32 finite
-    differences carry rounding noise of about 1e-7 / eps)."""
+    ok: |a - n| <= atol + rtol * max(|a|, |n|) for every entry. Defaults, by scheme:
+      central: float64 rtol 1e-6, atol 1e-9; float32 rtol 5e-2, atol 1e-4 (float32 finite
+               differences carry rounding noise of about 1e-7 / eps);
+      forward: float64 rtol 1e-3, atol 1e-6; float32 rtol 1e-1, atol 1e-2 (one-sided
+               differences are first-order accurate, and their default step, sqrt(machine
+               epsilon), leaves a rounding error of about sqrt(machine epsilon) times the
+               loss on every entry: a check at the central scheme's tolerance would fail
+               correct gradients)."""
     check_network(net)
     _scheme(scheme)
     _step(eps, net.dtype, scheme)      # checked before the backprop pass, not after it
     f64 = net.dtype == np.float64
-    rtol = as_float((1e-6 if f64 else 5e-2) if rtol is None else rtol, "rtol", minimum=0.0)
-    atol = as_float((1e-9 if f64 else 1e-4) if atol is None else atol, "atol", minimum=0.0)
+    if scheme == "central":
+        rtol_default, atol_default = (1e-6, 1e-9) if f64 else (5e-2, 1e-4)
+    else:
+        rtol_default, atol_default = (1e-3, 1e-6) if f64 else (1e-1, 1e-2)
+    rtol = as_float(rtol_default if rtol is None else rtol, "rtol", minimum=0.0)
+    atol = as_float(atol_default if atol is None else atol, "atol", minimum=0.0)
     _, analytic = net.backprop(X, y)
     numeric = numerical_gradient(net, X, y, eps=eps, scheme=scheme)
     a, n = analytic.astype(np.float64), numeric.astype(np.float64)

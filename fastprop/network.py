@@ -31,11 +31,53 @@ class Dense:
     of its parameter buffer; before that they are None."""
 
     def __init__(self, n_in, n_out, activation="identity"):
-        self.n_in = as_int(n_in, "n_in", minimum=1, maximum=MAX_ELEMENTS)
-        self.n_out = as_int(n_out, "n_out", minimum=1, maximum=MAX_ELEMENTS)
-        self.activation = get_activation(activation).name
-        self.W = None
-        self.b = None
+        self._n_in = as_int(n_in, "n_in", minimum=1, maximum=MAX_ELEMENTS)
+        self._n_out = as_int(n_out, "n_out", minimum=1, maximum=MAX_ELEMENTS)
+        self._activation = get_activation(activation).name
+        self._W = None
+        self._b = None
+
+    # The shape and activation are fixed at construction: a network's compiled description,
+    # its buffer layout and `save` all follow them (a changed activation would be saved but
+    # not computed). Build a new layer instead.
+    n_in = property(lambda self: self._n_in, doc="inputs of the layer (read-only)")
+    n_out = property(lambda self: self._n_out, doc="outputs of the layer (read-only)")
+    activation = property(lambda self: self._activation,
+                          doc="the activation's name (read-only)")
+
+    @property
+    def W(self):
+        """The weights, (n_in, n_out): a view into the network's params (None before the
+        layer is part of a network). Assigning copies into the view, after the checks that
+        `Network.params` makes."""
+        return self._W
+
+    @W.setter
+    def W(self, values):
+        self._assign(self._W, values, "W")
+
+    @property
+    def b(self):
+        """The biases, (n_out,): a view into the network's params (None before the layer is
+        part of a network). Assigning copies into the view."""
+        return self._b
+
+    @b.setter
+    def b(self, values):
+        self._assign(self._b, values, "b")
+
+    @staticmethod
+    def _assign(view, values, name):
+        if view is None:
+            raise AttributeError(f"{name}: this layer's parameters exist only once it is part "
+                                 f"of a Network (Network copies the layers it is given; use "
+                                 f"net.layers[i].{name})")
+        arr = as_numeric_array(values, name)
+        if arr.shape != view.shape:
+            raise ValueError(f"{name}: expected shape {view.shape}, got {arr.shape}")
+        if arr.dtype.kind == "f" and not all_finite(arr):
+            raise ValueError(f"{name}: expected finite values, got NaN or infinity")
+        view[...] = as_dtype_finite(arr, view.dtype, name)
 
     @property
     def n_params(self):
@@ -120,8 +162,8 @@ class Network:
         offset = 0
         for layer in self.layers:
             n_w = layer.n_in * layer.n_out
-            layer.W = self._params[offset:offset + n_w].reshape(layer.n_in, layer.n_out)
-            layer.b = self._params[offset + n_w:offset + layer.n_params]
+            layer._W = self._params[offset:offset + n_w].reshape(layer.n_in, layer.n_out)
+            layer._b = self._params[offset + n_w:offset + layer.n_params]
             offset += layer.n_params
 
     def _init_weights(self, rng):

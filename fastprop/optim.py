@@ -11,7 +11,7 @@ import weakref
 import numpy as np
 
 from fastprop import _network
-from fastprop._validation import all_finite, as_float
+from fastprop._validation import all_finite, as_dtype_finite, as_float
 from fastprop.network import check_network
 
 __all__ = ["SGD", "Adam"]
@@ -71,9 +71,9 @@ class Optimizer:
             raise ValueError(f"grad: expected shape {net.params.shape}, got {g.shape}")
         if g.dtype.kind not in "biuf":
             raise TypeError(f"grad: expected a real numeric dtype, got {g.dtype}")
-        g = np.ascontiguousarray(g, dtype=net.dtype)
-        if not all_finite(g):
+        if g.dtype.kind == "f" and not all_finite(g):
             raise ValueError("grad: expected finite values, got NaN or infinity")
+        g = as_dtype_finite(g, net.dtype, "grad")   # names values beyond float32's range
         with net._lock:
             state = self._bind(net)
             ok = _network.optim_step(*args, self._step, net.params, g, state)
@@ -129,6 +129,15 @@ class Adam(Optimizer):
                              "gradient stays 0 gets 0 / 0), got 0.0")
         weight_decay = as_float(self.weight_decay, "weight_decay", minimum=0.0)
         return (self.kind, lr, 0.0, False, weight_decay, b1, b2, eps)
+
+    def _check_net(self, net):
+        super()._check_net(net)
+        eps = self._args()[7]
+        if net.dtype.type(eps) == 0:   # the update runs in the network's dtype
+            raise ValueError(f"eps: {eps:g} rounds to 0 in the network's dtype "
+                             f"({net.dtype.name}), where a parameter whose gradient stays 0 "
+                             f"gets 0 / 0; expected at least "
+                             f"{float(np.finfo(net.dtype).smallest_subnormal):g}")
 
     def __repr__(self):
         return (f"Adam(lr={self.lr}, betas={self.betas}, eps={self.eps}, "

@@ -10,7 +10,7 @@ import numpy as np
 from fastprop import _network
 from fastprop._validation import as_int
 from fastprop.network import _rng, check_network
-from fastprop.optim import SGD, Optimizer
+from fastprop.optim import SGD, Optimizer, _as_bool
 
 __all__ = ["fit", "History", "TrainingDivergedError"]
 
@@ -51,6 +51,8 @@ def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,
     n = Xc.shape[0]
     epochs = as_int(epochs, "epochs", minimum=0)
     batch = min(as_int(batch_size, "batch_size", minimum=1), n)
+    shuffle = _as_bool(shuffle, "shuffle")       # bool("no") is True: refused, as nesterov
+    progress = _as_bool(progress, "progress")
     if optimizer is None:
         optimizer = SGD()
     if not isinstance(optimizer, Optimizer):
@@ -76,22 +78,29 @@ def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,
 
 # epochs a compiled call runs at most (bounds the per-epoch loss buffers)
 MAX_EPOCHS_A_CALL = 1 << 16
+# A compiled call holds no GIL and cannot see Ctrl-C: a long fit runs as calls of about
+# CALL_SECONDS each, so that KeyboardInterrupt comes between two of them (the parameters then
+# hold the last completed epoch). The first call runs the epochs of FIRST_CALL_SAMPLES
+# samples: a short fit is still one call.
+CALL_SECONDS = 0.25
+FIRST_CALL_SAMPLES = 1 << 16
 
 
 def _train(net, Xc, Y, Xv, Yv, batch, epochs, shuffle, rng_state, optimizer, opt_args,
            progress):
     n = Xc.shape[0]
+    ws, grad, gather = net._train_buffers(batch)   # first: a MemoryError leaves opt unbound
     state = optimizer._bind(net)
-    ws, grad, gather = net._train_buffers(batch)
     perm = np.arange(n, dtype=np.int64)
     epoch_loss = np.zeros(max(min(epochs, MAX_EPOCHS_A_CALL), 1))
     val_loss = np.zeros_like(epoch_loss)
     history = History()
 
-    # Without progress, one compiled call runs every epoch (up to MAX_EPOCHS_A_CALL). With
-    # it, calls run chunks of epochs, doubled while a chunk takes under 0.1 s, so printing
-    # stays a few lines a second.
-    chunk = 1 if progress else epoch_loss.shape[0]
+    # With progress, calls run chunks of epochs, doubled while a chunk takes under 0.1 s, so
+    # printing stays a few lines a second. Without it, chunks aim at CALL_SECONDS a call.
+    # The epochs are the same whatever the chunks (the shuffling generator's state carries
+    # over from call to call): the results do not depend on them.
+    chunk = 1 if progress else max(1, min(FIRST_CALL_SAMPLES // n, epoch_loss.shape[0]))
     done = 0
     start = time.perf_counter()
     while done < epochs:
@@ -114,10 +123,14 @@ def _train(net, Xc, Y, Xv, Yv, batch, epochs, shuffle, rng_state, optimizer, opt
                 f"training diverged in epoch {done + 1}: the loss or gradient became "
                 f"non-finite (NaN or infinity); stopped before that update, so the parameters "
                 f"hold their last finite values. Lower the learning rate.", history)
+        elapsed = time.perf_counter() - t0
         if progress:
             _print_progress(history, epochs)
-            if time.perf_counter() - t0 < 0.1:
+            if elapsed < 0.1:
                 chunk *= 2
+        elif completed:
+            chunk = int(min(max(1.0, completed * CALL_SECONDS / max(elapsed, 1e-9)),
+                            8 * chunk, MAX_EPOCHS_A_CALL))
     if progress and epochs:
         print(file=sys.stdout, flush=True)
     return history

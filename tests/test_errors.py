@@ -610,3 +610,61 @@ def test_adam_refuses_an_overflowing_second_moment_even_when_the_parameter_stays
     assert net.params.tobytes() == params.tobytes()
     assert opt._state.tobytes() == state.tobytes()
     assert opt.steps == 1
+
+
+def test_assigning_a_layers_W_or_b_copies_into_the_network_after_the_same_checks(net):
+    layer = net.layers[0]
+    view_W, view_b = layer.W, layer.b
+    layer.W = np.arange(12.0).reshape(3, 4)
+    layer.b = [1, 2, 3, 4]
+    assert layer.W is view_W and layer.b is view_b       # still views into net.params
+    np.testing.assert_array_equal(net.params[:12], np.arange(12.0))
+    np.testing.assert_array_equal(net.params[12:16], [1, 2, 3, 4])
+    before = net.params.copy()
+    with pytest.raises(ValueError, match=r"W: expected shape \(3, 4\), got \(4, 3\)"):
+        layer.W = np.zeros((4, 3))
+    with pytest.raises(ValueError, match="b: expected finite values"):
+        layer.b = [0, np.nan, 0, 0]
+    with pytest.raises(TypeError, match="W: expected a numeric array"):
+        layer.W = "zeros"
+    np.testing.assert_array_equal(net.params, before)
+    with pytest.raises(AttributeError, match="W: this layer's parameters exist only once"):
+        fp.Dense(2, 3).W = np.zeros((2, 3))
+
+
+def test_a_layers_shape_and_activation_are_read_only(net, data):
+    layer = net.layers[0]
+    for name, value in [("activation", "relu"), ("n_in", 5), ("n_out", 1)]:
+        with pytest.raises(AttributeError):
+            setattr(layer, name, value)
+    assert (layer.n_in, layer.n_out, layer.activation) == (3, 4, "tanh")
+
+
+@pytest.mark.parametrize("argument", ["shuffle", "progress"])
+@pytest.mark.parametrize("value", ["no", None, 2, 0.5])
+def test_fit_takes_only_booleans_for_shuffle_and_progress(net, data, argument, value):
+    X, y = data
+    before = net.params.copy()
+    with pytest.raises(TypeError, match=rf"{argument}: expected True or False"):
+        net.fit(X, y, epochs=1, **{argument: value})
+    np.testing.assert_array_equal(net.params, before)
+
+
+def test_adam_eps_that_rounds_to_zero_in_the_networks_dtype_is_refused_naming_eps():
+    net32 = fp.mlp([3, 4, 2], dtype="float32", seed=0)
+    X, y = np.ones((4, 3)), np.zeros((4, 2))
+    opt = fp.Adam(eps=1e-46)          # positive as a Python float, 0 as a float32
+    before = net32.params.copy()
+    with pytest.raises(ValueError, match=r"eps: 1e-46 rounds to 0 in the network's dtype "
+                                         r"\(float32\)"):
+        net32.fit(X, y, epochs=1, optimizer=opt)
+    with pytest.raises(ValueError, match="eps: 1e-46 rounds to 0"):
+        opt.step(net32, np.zeros(net32.n_params))
+    np.testing.assert_array_equal(net32.params, before)
+    fp.mlp([3, 4, 2], dtype="float64", seed=0).fit(X, y, epochs=1, optimizer=opt)  # fine
+
+
+def test_a_finite_gradient_beyond_float32s_range_is_refused_as_such():
+    net32 = fp.mlp([3, 4, 2], dtype="float32", seed=0)
+    with pytest.raises(ValueError, match=r"grad: expected values within the float32 range"):
+        fp.SGD().step(net32, np.full(net32.n_params, 1e39))

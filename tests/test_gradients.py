@@ -74,6 +74,20 @@ def test_forward_scheme_matches_backprop_within_first_order_bound_float64(ref, h
 
 
 @pytest.mark.combos
+def test_gradcheck_with_the_forward_scheme_passes_correct_gradients_and_refuses_wrong_ones(
+        ref, hidden, output, loss, kind):
+    net, X, y = ref.make_case(hidden, output, loss, kind, seed=4)
+    res = fp.gradcheck(net, X, y, scheme="forward")
+    assert res.ok, res
+    assert (res.rtol, res.atol) == (1e-3, 1e-6)
+    _, grad = net.backprop(X, y)
+    off = grad.copy()
+    off[np.argmax(np.abs(grad))] *= 1.01       # one entry 1% off: a wrong gradient
+    net.backprop = lambda X, y: (0.0, off)    # the instance's, for this test only
+    assert not fp.gradcheck(net, X, y, scheme="forward").ok
+
+
+@pytest.mark.combos
 def test_float32_backprop_matches_central_differences_within_float32_bound(ref, hidden, output,
                                                                           loss, kind):
     net, X, y = ref.make_case(hidden, output, loss, kind, dtype="float32", seed=5, margin=2e-2)

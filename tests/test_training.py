@@ -329,3 +329,57 @@ def test_fit_gives_the_same_bits_as_a_manual_loop_on_a_network_that_is_not_tiny(
             opt.step(manual, grad)
     net.fit(X, y, epochs=2, batch_size=16, optimizer=make(), shuffle=False)
     np.testing.assert_array_equal(net.params, manual.params)
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_a_fit_split_into_many_compiled_calls_gives_the_same_bits(monkeypatch, batch_size):
+    # Long fits run as calls of about CALL_SECONDS (so that Ctrl-C can stop them): the
+    # result must not depend on where the calls split the epochs.
+    from fastprop import training
+    rng = np.random.default_rng(21)
+    X, y = rng.normal(size=(12, 3)), rng.integers(0, 3, size=12)
+
+    def run():
+        net = fp.mlp([3, 5, 3], hidden="tanh", output="softmax", loss="cross_entropy", seed=2)
+        hist = net.fit(X, y, epochs=40, batch_size=batch_size, optimizer=fp.Adam(lr=0.01),
+                       shuffle=True, seed=5, validation_data=(X[:4], y[:4]))
+        return net.params.copy(), hist
+
+    whole, hist_whole = run()
+    calls = []
+    real_train = training._network.train
+    monkeypatch.setattr(training, "FIRST_CALL_SAMPLES", 1)
+    monkeypatch.setattr(training, "CALL_SECONDS", 1e-9)
+    monkeypatch.setattr(training._network, "train",
+                        lambda *a: calls.append(a[7]) or real_train(*a))
+    split, hist_split = run()
+    assert len(calls) == 40 and set(calls) == {1}       # one epoch a call
+    assert split.tobytes() == whole.tobytes()
+    assert hist_split.loss == hist_whole.loss and hist_split.val_loss == hist_whole.val_loss
+
+
+def test_ctrl_c_stops_a_long_fit_between_two_compiled_calls(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    script = tmp_path / "long_fit.py"
+    script.write_text(
+        "import numpy as np, fastprop as fp\n"
+        "rng = np.random.default_rng(0)\n"
+        "X, y = rng.normal(size=(2000, 64)), rng.integers(0, 10, size=2000)\n"
+        "net = fp.mlp([64, 128, 10], hidden='relu', output='softmax', loss='cross_entropy')\n"
+        "print('ready', flush=True)\n"
+        "try:\n"
+        "    net.fit(X, y, epochs=60000, batch_size=32)\n"   # minutes of training
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', np.isfinite(net.params).all(), flush=True)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert out.strip() == "interrupted True"
