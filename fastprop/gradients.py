@@ -54,6 +54,7 @@ def numerical_gradient(net, X, y, eps=None, scheme="forward", indices=None):
     result then has one entry per index, an empty array for an empty list); the default is
     all N, laid out like params. `eps` is the relative step, in [machine epsilon, 1]."""
     check_network(net)
+    net._check_writeable("numerical_gradient (it perturbs each parameter and restores it)")
     code = _scheme(scheme)
     eps = _step(eps, net.dtype, scheme)
     Xc, Y = net._inputs(X, y)

@@ -180,8 +180,9 @@ def load(path):
     try:
         if str(fields["format"]) != FORMAT:
             raise ValueError(f"format {str(fields['format'])!r}")
-        if int(fields["version"]) != VERSION:
-            raise ValueError(f"version {int(fields['version'])}, expected {VERSION}")
+        version = fields["version"]
+        if version.shape != () or version.dtype.kind not in "iu" or int(version) != VERSION:
+            raise ValueError(f"version {version!r}, expected the integer {VERSION}")
         sizes, params = fields["sizes"], fields["params"]
         if sizes.ndim != 1 or sizes.dtype.kind not in "iu" or sizes.size < 2 or sizes.min() < 1:
             raise ValueError(f"sizes {sizes!r}: expected at least 2 positive integer widths")

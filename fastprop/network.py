@@ -245,6 +245,14 @@ class Network:
                             f"{names[0]}, got None")
         return Xc, prepare_targets(self._loss, y, Xc.shape[0], self.n_out, self.dtype, names[1])
 
+    def _check_writeable(self, what):
+        """A ValueError naming params when the user has made them read-only: `what` writes
+        them in place."""
+        if not self._params.flags.writeable:
+            raise ValueError(f"params: {what} writes net.params in place, but they were made "
+                             f"read-only (net.params.flags.writeable is False); set it back "
+                             f"to True first")
+
     def _code(self):
         return self._sizes, self._acts, self._loss.code
 

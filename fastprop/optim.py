@@ -65,6 +65,7 @@ class Optimizer:
     def step(self, net, grad):
         """One update of net.params in place from grad (laid out like params)."""
         self._check_net(net)
+        net._check_writeable("Optimizer.step")
         args = self._args()
         g = np.asarray(grad)
         if g.shape != net.params.shape:

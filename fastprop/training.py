@@ -47,6 +47,7 @@ def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,
     last partial batch included; batch_size larger than n means full batch). The caller's
     arrays are never modified. Returns a History."""
     check_network(net)
+    net._check_writeable("fit")
     Xc, Y = net._inputs(X, y)
     n = Xc.shape[0]
     epochs = as_int(epochs, "epochs", minimum=0)

@@ -668,3 +668,16 @@ def test_a_finite_gradient_beyond_float32s_range_is_refused_as_such():
     net32 = fp.mlp([3, 4, 2], dtype="float32", seed=0)
     with pytest.raises(ValueError, match=r"grad: expected values within the float32 range"):
         fp.SGD().step(net32, np.full(net32.n_params, 1e39))
+
+
+def test_read_only_params_are_named_by_every_call_that_writes_them(net, data):
+    X, y = data
+    net.params.flags.writeable = False
+    calls = [lambda: net.fit(X, y, epochs=1), lambda: fp.numerical_gradient(net, X, y),
+             lambda: fp.SGD().step(net, np.zeros(net.n_params))]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"params: .* writes net.params in place, but they "
+                                             r"were made read-only"):
+            call()
+    net.params.flags.writeable = True
+    net.fit(X, y, epochs=1)

@@ -346,3 +346,14 @@ def test_save_and_load_accept_a_bytes_path(tmp_path):
     path = os.fsencode(str(tmp_path / "m.npz"))
     net.save(path)
     assert np.array_equal(fp.load(path).params, net.params)
+
+
+@pytest.mark.parametrize("version", [np.array("1"), np.array(1.7), np.array([1]), np.array(2)])
+def test_load_takes_only_the_integer_version_it_writes(tmp_path, version):
+    path = tmp_path / "m.npz"
+    fp.mlp([3, 4, 2], seed=0).save(path)
+    fields = _fields(path)
+    fields["version"] = version
+    np.savez(tmp_path / "v.npz", **fields)
+    with pytest.raises(ValueError, match=r"path: .*v\.npz.* version .* expected the integer 1"):
+        fp.load(tmp_path / "v.npz")
