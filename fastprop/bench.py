@@ -656,6 +656,21 @@ def command_line(args):
     return " ".join(parts)
 
 
+def _check_ladder(ladder, args):
+    """Builds each network and its batch once before any timing: one that cannot be built (too
+    deep, too large for memory) stops the command with an error line (cli.CommandError)."""
+    from fastprop.cli import CommandError
+    for widths in ladder:
+        name = "-".join(map(str, widths))
+        try:
+            make_batch(build_network(widths, args.hidden, args.dtype), args.batch)
+        except MemoryError as exc:
+            raise CommandError(f"--sizes {name} with --batch {args.batch}: not enough memory "
+                               f"({str(exc) or 'MemoryError'})") from None
+        except (ValueError, TypeError) as exc:
+            raise CommandError(f"--sizes {name}: {exc}") from None
+
+
 def run(args):
     import fastprop as fp
     from fastprop import _kernels
@@ -677,6 +692,7 @@ def run(args):
         fp.set_num_threads(args.threads)
     threads = fp.get_num_threads()
     use_torch = not args.no_torch
+    _check_ladder(ladder, args)
 
     start = time.perf_counter()
     print(f"fastprop {fp.__version__}: backprop against finite differences ({args.scheme} "

@@ -37,18 +37,19 @@ def build_parser():
     return parser
 
 
+class CommandError(Exception):
+    """Options that parse but describe something the command cannot do (a network too deep
+    or too large for memory): `main` prints the message and exits with status 2, as argparse
+    does for a malformed option. Only commands raise it, for what they checked: any other
+    exception keeps its traceback."""
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    # What the options describe can still be refused once the command builds it (a network
-    # too deep or too wide for memory, a thread count above the limit): an error line and
-    # exit status 2, as argparse gives for a malformed option, not a traceback.
     try:
         return args.func(args)
-    except MemoryError as exc:
-        parser.exit(2, f"fastprop {args.command}: error: not enough memory for what the "
-                       f"options ask ({exc or 'MemoryError'})\n")
-    except (ValueError, TypeError) as exc:
+    except CommandError as exc:
         parser.exit(2, f"fastprop {args.command}: error: {exc}\n")
 
 

@@ -33,6 +33,9 @@ def save(net, path):
     directory = os.path.dirname(os.path.abspath(path))
     # Checked here so that the error names `path`, not the temporary file beside it.
     if not os.path.isdir(directory):
+        if os.path.exists(directory):
+            raise NotADirectoryError(f"path: {path!r} cannot be written: {directory!r} is a "
+                                     f"file, not a directory")
         raise FileNotFoundError(f"path: {path!r} cannot be written: its directory "
                                 f"{directory!r} does not exist")
     if os.path.isdir(path):
@@ -69,9 +72,10 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")   # a local file header; an empty ar
 
 # The members `save` writes. Every one but params is a few bytes to a few KiB (128 layers at
 # most); params is bounded by the sizes member. A member is refused before it is
-# decompressed when its size in the archive's directory exceeds its bound (zipfile stops
-# reading at that size, so the bound holds for a lying directory too): a small file cannot
-# make `load` allocate much more than the network it describes.
+# decompressed when its size in the archive's directory exceeds its bound, and it is read
+# with that bound (a directory can lie about the size: zipfile's read() of a whole member
+# decompresses what the stream holds, up to 2 GiB, before comparing): a small file cannot make
+# `load` allocate much more than the network it describes.
 _MEMBERS = ("format", "version", "sizes", "activations", "loss", "dtype", "params")
 _SMALL_MEMBER = 1 << 20
 
@@ -85,7 +89,11 @@ def _read_member(archive, info, max_bytes):
     if info.file_size > max_bytes:
         raise ValueError(f"member {info.filename!r} holds {info.file_size} bytes, more than "
                          f"the {max_bytes} it can hold in a fastprop network file")
-    raw = archive.read(info)
+    with archive.open(info) as stream:
+        raw = stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise ValueError(f"member {info.filename!r} holds more than the {max_bytes} bytes it "
+                         f"can hold in a fastprop network file")
     f = io.BytesIO(raw)
     version = np.lib.format.read_magic(f)
     if version == (1, 0):

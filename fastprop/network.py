@@ -8,6 +8,7 @@ with the GIL released while waiting), since they share its workspace and `fit` a
 differences write its parameters. Different networks run in parallel."""
 import numbers
 import threading
+import weakref
 
 import numpy as np
 
@@ -36,6 +37,7 @@ class Dense:
         self._activation = get_activation(activation).name
         self._W = None
         self._b = None
+        self._net = None    # a weak reference to the network whose params W and b view
 
     # The shape and activation are fixed at construction: a network's compiled description,
     # its buffer layout and `save` all follow them (a changed activation would be saved but
@@ -54,7 +56,7 @@ class Dense:
 
     @W.setter
     def W(self, values):
-        self._assign(self._W, values, "W")
+        self._assign("W", values)
 
     @property
     def b(self):
@@ -64,24 +66,33 @@ class Dense:
 
     @b.setter
     def b(self, values):
-        self._assign(self._b, values, "b")
+        self._assign("b", values)
 
-    @staticmethod
-    def _assign(view, values, name):
-        if view is None:
+    def _assign(self, name, values):
+        net = self._net() if self._net is not None else None
+        if net is None:
             raise AttributeError(f"{name}: this layer's parameters exist only once it is part "
                                  f"of a Network (Network copies the layers it is given; use "
                                  f"net.layers[i].{name})")
+        view = self._W if name == "W" else self._b
+        net._check_writeable(f"assigning layers[i].{name}")
         arr = as_numeric_array(values, name)
         if arr.shape != view.shape:
             raise ValueError(f"{name}: expected shape {view.shape}, got {arr.shape}")
         if arr.dtype.kind == "f" and not all_finite(arr):
             raise ValueError(f"{name}: expected finite values, got NaN or infinity")
-        view[...] = as_dtype_finite(arr, view.dtype, name)
+        arr = as_dtype_finite(arr, view.dtype, name)
+        with net._lock:
+            view[...] = arr
 
     @property
     def n_params(self):
         return (self.n_in + 1) * self.n_out
+
+    def __getstate__(self):     # a copy or a pickle is a layer of no network
+        state = self.__dict__.copy()
+        state["_net"] = None
+        return state
 
     def __repr__(self):
         return f"Dense({self.n_in}, {self.n_out}, {self.activation!r})"
@@ -164,6 +175,7 @@ class Network:
             n_w = layer.n_in * layer.n_out
             layer._W = self._params[offset:offset + n_w].reshape(layer.n_in, layer.n_out)
             layer._b = self._params[offset + n_w:offset + layer.n_params]
+            layer._net = weakref.ref(self)
             offset += layer.n_params
 
     def _init_weights(self, rng):

@@ -137,8 +137,8 @@ class Adam(Optimizer):
         if net.dtype.type(eps) == 0:   # the update runs in the network's dtype
             raise ValueError(f"eps: {eps:g} rounds to 0 in the network's dtype "
                              f"({net.dtype.name}), where a parameter whose gradient stays 0 "
-                             f"gets 0 / 0; expected at least "
-                             f"{float(np.finfo(net.dtype).smallest_subnormal):g}")
+                             f"gets 0 / 0; expected a value that rounds to at least "
+                             f"{float(np.finfo(net.dtype).smallest_subnormal):g} there")
 
     def __repr__(self):
         return (f"Adam(lr={self.lr}, betas={self.betas}, eps={self.eps}, "

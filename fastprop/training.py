@@ -81,10 +81,11 @@ def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,
 MAX_EPOCHS_A_CALL = 1 << 16
 # A compiled call holds no GIL and cannot see Ctrl-C: a long fit runs as calls of about
 # CALL_SECONDS each, so that KeyboardInterrupt comes between two of them (the parameters then
-# hold the last completed epoch). The first call runs the epochs of FIRST_CALL_SAMPLES
-# samples: a short fit is still one call.
+# hold the last completed epoch). The first call runs about FIRST_CALL_WORK parameter-samples
+# (N parameters times the samples), a few to tens of milliseconds: a short fit of a small
+# network is still one call.
 CALL_SECONDS = 0.25
-FIRST_CALL_SAMPLES = 1 << 16
+FIRST_CALL_WORK = 1 << 25
 
 
 def _train(net, Xc, Y, Xv, Yv, batch, epochs, shuffle, rng_state, optimizer, opt_args,
@@ -101,7 +102,8 @@ def _train(net, Xc, Y, Xv, Yv, batch, epochs, shuffle, rng_state, optimizer, opt
     # printing stays a few lines a second. Without it, chunks aim at CALL_SECONDS a call.
     # The epochs are the same whatever the chunks (the shuffling generator's state carries
     # over from call to call): the results do not depend on them.
-    chunk = 1 if progress else max(1, min(FIRST_CALL_SAMPLES // n, epoch_loss.shape[0]))
+    chunk = 1 if progress else max(1, min(FIRST_CALL_WORK // (n * (net.n_params + 64)),
+                                          epoch_loss.shape[0]))
     done = 0
     start = time.perf_counter()
     while done < epochs:

@@ -116,6 +116,7 @@ def test_demo_refuses_a_negative_seed_at_parse_time(capsys):
 @pytest.mark.parametrize("sizes,message", [
     ("-".join(["2"] * 130), "layers"),                  # deeper than the kernels take
     ("1000000-1000000", "not enough memory"),           # 8e12 bytes of weights
+    ("2-3-1,1000000-1000000", "--sizes 1000000-1000000"),   # refused before any timing
 ])
 def test_a_network_the_command_cannot_build_is_an_error_line_not_a_traceback(sizes, message):
     res = subprocess.run([sys.executable, "-m", "fastprop", "bench", "--quick", "--no-torch",
@@ -123,3 +124,4 @@ def test_a_network_the_command_cannot_build_is_an_error_line_not_a_traceback(siz
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
     assert res.stderr.startswith("fastprop bench: error:") and message in res.stderr
+    assert "2-3-1 " not in res.stdout         # no row was timed

@@ -630,6 +630,21 @@ def test_assigning_a_layers_W_or_b_copies_into_the_network_after_the_same_checks
     np.testing.assert_array_equal(net.params, before)
     with pytest.raises(AttributeError, match="W: this layer's parameters exist only once"):
         fp.Dense(2, 3).W = np.zeros((2, 3))
+    net.params.flags.writeable = False
+    with pytest.raises(ValueError, match=r"params: assigning layers\[i\]\.W writes net.params "
+                                         r"in place, but they were made read-only"):
+        layer.W = np.zeros((3, 4))
+    np.testing.assert_array_equal(net.params, before)
+
+
+def test_a_copied_or_pickled_layer_belongs_to_no_network(net):
+    import copy
+    import pickle
+    for clone in (copy.deepcopy(net.layers[0]), pickle.loads(pickle.dumps(net.layers[0]))):
+        assert (clone.n_in, clone.n_out, clone.activation) == (3, 4, "tanh")
+        np.testing.assert_array_equal(clone.W, net.layers[0].W)
+        with pytest.raises(AttributeError, match="W: this layer's parameters exist only once"):
+            clone.W = np.zeros((3, 4))
 
 
 def test_a_layers_shape_and_activation_are_read_only(net, data):

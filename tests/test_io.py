@@ -322,6 +322,48 @@ def test_load_refuses_params_larger_than_its_sizes_allow_before_decompressing_th
         fp.load(big)
 
 
+def test_load_reads_no_more_than_a_members_bound_when_the_directory_lies_about_its_size(
+        tmp_path, monkeypatch):
+    # params.npy holds 64 MiB of zeros (64 KiB deflated); the central directory says 1,000
+    # bytes. zipfile's read() of the member would inflate all 64 MiB before checking.
+    import struct
+    path = tmp_path / "m.npz"
+    fp.mlp([3, 4, 2], seed=0).save(path)
+    lie = tmp_path / "lie.npz"
+    with zipfile.ZipFile(lie, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, value in _fields(path).items():
+            if name != "params":
+                z.writestr(name + ".npy", _npy_bytes(value))
+        z.writestr("params.npy", b"\0" * (64 << 20))
+    data = bytearray(lie.read_bytes())
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:                      # each central directory entry: patch params.npy's
+        name_len = struct.unpack_from("<H", data, at + 28)[0]
+        if bytes(data[at + 46:at + 46 + name_len]) == b"params.npy":
+            struct.pack_into("<I", data, at + 24, 1000)
+        at = data.find(b"PK\x01\x02", at + 4)
+    lie.write_bytes(bytes(data))
+    inflated = []                       # bytes each decompressor call produced
+    real_get = zipfile._get_decompressor
+
+    class Counting:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def decompress(self, data, max_length=0):
+            out = self.inner.decompress(data, max_length)
+            inflated.append(len(out))
+            return out
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    monkeypatch.setattr(zipfile, "_get_decompressor", lambda kind: Counting(real_get(kind)))
+    with pytest.raises(ValueError, match=r"path: .*lie\.npz"):
+        fp.load(lie)
+    assert inflated and sum(inflated) <= 1 << 20
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
 def test_load_of_a_named_pipe_raises_value_error_instead_of_waiting(tmp_path):
     fifo = tmp_path / "pipe.npz"
@@ -338,6 +380,10 @@ def test_save_into_a_missing_directory_or_onto_a_directory_names_the_path(tmp_pa
         net.save(target)
     with pytest.raises(IsADirectoryError, match=r"path: .* is a directory"):
         net.save(tmp_path)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NotADirectoryError, match=r"path: .*file.* is a file, not a directory"):
+        net.save(tmp_path / "file" / "m.npz")
+    (tmp_path / "file").unlink()
     assert os.listdir(tmp_path) == []
 
 
