@@ -23,6 +23,8 @@ __all__ = ["Dense", "Network", "mlp"]
 # The most elements a network's parameter buffer or workspace may hold: their byte sizes stay
 # far inside int64 (the compiled floor refuses more, fastprop._network.MAX_ELEMENTS).
 MAX_ELEMENTS = _network.MAX_ELEMENTS
+# Evaluation calls (predict, loss) do not keep a workspace larger than this for the next call.
+KEEP_WORKSPACE_BYTES = 256 << 20
 
 
 class Dense:
@@ -227,6 +229,13 @@ class Network:
                 f"dtype={self.dtype.name!r}, n_params={self.n_params:,}\n)")
 
     # ---- compiled calls ---------------------------------------------------------------
+    def _drop_large_workspace(self):
+        """After an evaluation call (predict, loss): a workspace above KEEP_WORKSPACE_BYTES is
+        not kept for the next call (a predict over a large X would otherwise hold memory
+        the size of its activations for the network's life). Training keeps its buffers."""
+        if self._ws is not None and self._ws.nbytes > KEEP_WORKSPACE_BYTES:
+            self._ws, self._cap = None, 0
+
     def _workspace(self, rows):
         """The workspace for `rows` rows a call: allocated when a call needs more, else reused."""
         if rows > self._cap:
@@ -275,6 +284,7 @@ class Network:
         with self._lock:
             ws = self._workspace(Xc.shape[0])
             _network.forward(*self._code(), self._params, Xc, ws, self._cap, out)
+            self._drop_large_workspace()
         return out
 
     def loss(self, X, y):
@@ -282,7 +292,9 @@ class Network:
         Xc, Y = self._inputs(X, y)
         with self._lock:
             ws = self._workspace(Xc.shape[0])
-            return float(_network.loss_value(*self._code(), self._params, Xc, Y, ws, self._cap))
+            value = _network.loss_value(*self._code(), self._params, Xc, Y, ws, self._cap)
+            self._drop_large_workspace()
+            return float(value)
 
     def backprop(self, X, y):
         """(loss, grad): one forward and one backward pass; grad is laid out like params."""

@@ -44,3 +44,19 @@ def test_traced_memory_of_fit_does_not_grow_with_epochs():
     # 200 epochs x 16 steps: any per-step allocation of even 8 bytes would add 25 kB.
     # The per-epoch history (a float each) may grow by a few kB.
     assert long - short < 16_000, (short, long)
+
+
+def test_an_evaluation_call_does_not_keep_a_workspace_above_the_limit(monkeypatch):
+    from fastprop import network
+    X, y = _data(n=64)
+    net = fp.mlp([8, 16, 3], hidden="relu", output="softmax", loss="cross_entropy")
+    net.predict(X)
+    assert net._ws is not None and net._cap == 64          # small: kept
+    monkeypatch.setattr(network, "KEEP_WORKSPACE_BYTES", net._ws.nbytes - 1)
+    expected = net.predict(X)
+    assert net._ws is None and net._cap == 0               # above the limit: dropped
+    net.loss(X, y)
+    assert net._ws is None
+    np.testing.assert_array_equal(net.predict(X), expected)
+    net.fit(X, y, epochs=1, batch_size=64)
+    assert net._ws is not None                             # training keeps its buffers
