@@ -614,12 +614,20 @@ def _output_file(text):
 
 
 def _plot_file(text):
-    """--plot: a writable file (as _output_file), and matplotlib importable."""
+    """--plot: a writable file (as _output_file) whose extension matplotlib can write (png,
+    pdf, svg, ...; none means png), and matplotlib importable."""
     try:
         import matplotlib  # noqa: F401
+        from matplotlib.backend_bases import FigureCanvasBase
     except ImportError:
         raise argparse.ArgumentTypeError(PLOT_MISSING[len("--plot "):]) from None
-    return _output_file(text)
+    text = _output_file(text)
+    ext = os.path.splitext(text)[1][1:].lower()
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if ext and ext not in formats:
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: matplotlib writes "
+                                         f"{', '.join(sorted(formats))}, not {ext!r}")
+    return text
 
 
 def _method_text():
@@ -757,8 +765,12 @@ def run(args):
         "rows": rows,
     }
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+        from fastprop.cli import CommandError
+        try:
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=1)
+        except OSError as exc:     # checked at parse time; a full disk shows only now
+            raise CommandError(f"--json: could not write {args.json!r}: {exc}") from None
         print(f"wrote {args.json}")
     if args.plot:
         plot(result, args.plot)

@@ -11,7 +11,7 @@ import zlib
 import numpy as np
 
 from fastprop._validation import check_finite
-from fastprop.network import Dense, Network, check_network
+from fastprop.network import MAX_ELEMENTS, Dense, Network, check_network
 
 __all__ = ["save", "load"]
 
@@ -30,6 +30,8 @@ def _path(path):
 def save(net, path):
     check_network(net)
     path = _path(path)
+    if os.path.islink(path):        # write where the link points, as open(path, "w") would
+        path = os.path.realpath(path)
     directory = os.path.dirname(os.path.abspath(path))
     # Checked here so that the error names `path`, not the temporary file beside it.
     if not os.path.isdir(directory):
@@ -47,7 +49,12 @@ def save(net, path):
                      sizes=net._sizes, activations=np.array([l.activation for l in net.layers]),
                      loss=np.array(net.loss_name), dtype=np.array(net.dtype.name),
                      params=net.params)
-        os.chmod(tmp, 0o666 & ~_umask())      # mkstemp makes 0600; give what open() would
+        # mkstemp makes 0600: give what open() would, an existing file's mode or the umask's
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -71,48 +78,68 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")   # a local file header; an empty ar
 
 
 # The members `save` writes. Every one but params is a few bytes to a few KiB (128 layers at
-# most); params is bounded by the sizes member. A member is refused before it is
-# decompressed when its size in the archive's directory exceeds its bound, and it is read
-# with that bound (a directory can lie about the size: zipfile's read() of a whole member
-# decompresses what the stream holds, up to 2 GiB, before comparing): a small file cannot make
-# `load` allocate much more than the network it describes.
+# most); params holds exactly the N values its sizes member implies. A member is refused
+# before anything is decompressed when its compression is not one that `save` or numpy's
+# savez_compressed writes (stored, deflated: zipfile's bz2 and lzma readers decompress a whole
+# read request with no bound on the output), when the directory gives it more than its
+# bound, or when its .npy header promises other data than it should hold; its data are then
+# read with an exact, bounded read (a directory can lie about a member's size). So a small
+# file cannot make `load` allocate much more than the network it describes.
 _MEMBERS = ("format", "version", "sizes", "activations", "loss", "dtype", "params")
 _SMALL_MEMBER = 1 << 20
+_COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+_HEADER_MAX = 1 << 16
 
 
-def _read_member(archive, info, max_bytes):
-    """One member of the archive as an array: a .npy of a plain (non-object) dtype whose data
-    fit in the member (checked from the header, before allocating anything), at most
-    max_bytes uncompressed."""
-    if not info.filename.endswith(".npy"):
-        raise ValueError(f"member {info.filename!r} is not a .npy array")
+def _read_member(archive, info, max_bytes, count_expected=None):
+    """One member of the archive as an array: a .npy of a plain (non-object, non-empty
+    itemsize) dtype, at most max_bytes uncompressed, with exactly count_expected elements when
+    given; every check made from the directory and the header, before the data are read."""
+    name = info.filename
+    if not name.endswith(".npy"):
+        raise ValueError(f"member {name!r} is not a .npy array")
+    if info.compress_type not in _COMPRESSIONS:
+        raise ValueError(f"member {name!r} uses compression method {info.compress_type}; "
+                         f"expected stored or deflated, as numpy's savez writes")
     if info.file_size > max_bytes:
-        raise ValueError(f"member {info.filename!r} holds {info.file_size} bytes, more than "
-                         f"the {max_bytes} it can hold in a fastprop network file")
+        raise ValueError(f"member {name!r} holds {info.file_size} bytes, more than the "
+                         f"{max_bytes} it can hold in a fastprop network file")
     with archive.open(info) as stream:
-        raw = stream.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise ValueError(f"member {info.filename!r} holds more than the {max_bytes} bytes it "
-                         f"can hold in a fastprop network file")
-    f = io.BytesIO(raw)
-    version = np.lib.format.read_magic(f)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-    elif version == (2, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-    else:
-        raise ValueError(f"member {info.filename!r}: unsupported .npy version {version}")
-    if dtype.hasobject:
-        raise ValueError(f"member {info.filename!r} contains pickled (object) data, which is "
-                         f"never loaded")
-    count = 1
-    for n in shape:
-        count *= int(n)
-    if count * dtype.itemsize != len(raw) - f.tell():
-        raise ValueError(f"member {info.filename!r}: its header says {count * dtype.itemsize} "
-                         f"bytes of data, it holds {len(raw) - f.tell()}")
-    f.seek(0)
-    return np.lib.format.read_array(f, allow_pickle=False)
+        head = stream.read(min(_HEADER_MAX, max_bytes))
+        f = io.BytesIO(head)
+        try:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"unsupported .npy version {version}")
+        except Exception as exc:    # numpy's header parser raises tokenize and syntax errors
+            raise ValueError(f"member {name!r}: unreadable .npy header ({exc})") from None
+        if dtype.hasobject:
+            raise ValueError(f"member {name!r} contains pickled (object) data, which is never "
+                             f"loaded")
+        if dtype.itemsize == 0:
+            raise ValueError(f"member {name!r}: dtype {dtype.str} has no bytes an element")
+        count = 1
+        for n in shape:
+            count *= int(n)
+        if count_expected is not None and count != count_expected:
+            raise ValueError(f"member {name!r}: its header says {count} values, expected "
+                             f"{count_expected} for the sizes of the file")
+        nbytes = count * dtype.itemsize
+        if f.tell() + nbytes > max_bytes:
+            raise ValueError(f"member {name!r}: its header says {nbytes} bytes of data, more "
+                             f"than the {max_bytes} it can hold in a fastprop network file")
+        rest = head[f.tell():]
+        data = rest + stream.read(nbytes + 1 - len(rest)) if len(rest) <= nbytes else rest
+    if len(data) != nbytes:
+        raise ValueError(f"member {name!r}: its header says {nbytes} bytes of data, it holds "
+                         f"{len(data)}{' or more' if len(data) > nbytes else ''}")
+    array = np.frombuffer(data, dtype=dtype) if count else np.empty(0, dtype=dtype)
+    array = array.reshape(shape, order="F" if fortran else "C")
+    return array.copy()
 
 
 def _what_is_wrong(exc):
@@ -160,25 +187,34 @@ def _read_fields(path):
                     raise ValueError(f"member {info.filename!r} appears twice")
                 members[name] = info
             fields = {}
-            for name in _MEMBERS:          # params last: its bound comes from sizes
-                if name in members:
-                    bound = _params_bound(fields) if name == "params" else _SMALL_MEMBER
-                    fields[name] = _read_member(archive, members[name], bound)
+            for name in _MEMBERS:          # params last: its size comes from sizes
+                if name not in members:
+                    continue
+                if name == "params":
+                    count = _params_count(fields)
+                    fields[name] = _read_member(archive, members[name],
+                                                8 * count + _HEADER_MAX, count)
+                else:
+                    fields[name] = _read_member(archive, members[name], _SMALL_MEMBER)
     except _READ_ERRORS as exc:
         raise ValueError(f"path: {path!r} is not a readable fastprop network file "
                          f"({_what_is_wrong(exc)})") from None
     return fields
 
 
-def _params_bound(fields):
-    """Bytes the params member may hold: N float64 values and a header, N from sizes (when
-    sizes is malformed, `load` refuses the file for it; params is then kept small)."""
+def _params_count(fields):
+    """N, the values the params member must hold, from the sizes member: checked here as
+    `load` checks it, so that a file describing an impossible network is refused before its
+    params are read."""
     sizes = fields.get("sizes")
     if (sizes is None or sizes.ndim != 1 or sizes.dtype.kind not in "iu" or sizes.size < 2
             or sizes.min() < 1):
-        return _SMALL_MEMBER
+        raise ValueError(f"sizes {sizes!r}: expected at least 2 positive integer widths")
     n_params = sum((int(a) + 1) * int(b) for a, b in zip(sizes[:-1], sizes[1:]))
-    return 8 * n_params + 65536
+    if n_params > MAX_ELEMENTS:
+        raise ValueError(f"sizes {sizes.tolist()}: a network of {n_params:,} parameters, more "
+                         f"than the {MAX_ELEMENTS:,} a network may hold")
+    return n_params
 
 
 def load(path):

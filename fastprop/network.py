@@ -158,8 +158,8 @@ class Network:
             allowed = " or ".join(repr(a) for a in self._loss.outputs)
             raise ValueError(f"loss: {self._loss.name!r} expects a {allowed} output layer, "
                              f"got {out!r}")
-        self.dtype = resolve_dtype(dtype)
-        self.layers = [Dense(l.n_in, l.n_out, l.activation) for l in layers]
+        self._dtype = resolve_dtype(dtype)
+        self._layers = tuple(Dense(l.n_in, l.n_out, l.activation) for l in layers)
         self._sizes = np.array([layers[0].n_in] + [l.n_out for l in layers], dtype=np.int64)
         self._acts = np.array([get_activation(l.activation).code for l in layers], dtype=np.int32)
         n_params = _network.n_params(self._sizes, self._acts, self._loss.code)   # the C layout's count
@@ -209,6 +209,25 @@ class Network:
     @property
     def n_params(self):
         return self._params.shape[0]
+
+    # The layers and the dtype are fixed at construction (the compiled description, the
+    # buffer and `save` follow them): a tuple and read-only properties.
+    layers = property(lambda self: self._layers, doc="the Dense layers, a tuple (read-only)")
+    dtype = property(lambda self: self._dtype, doc="the network's numpy dtype (read-only)")
+
+    def __getstate__(self):
+        """copy.deepcopy and pickle: the parameters, shape and loss; not the lock, nor the
+        workspaces (rebuilt on demand)."""
+        state = self.__dict__.copy()
+        for key in ("_lock", "_ws", "_grad", "_gather"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+        self._ws, self._cap, self._grad, self._gather = None, 0, None, None
+        self._bind_views()
 
     @property
     def loss_name(self):

@@ -102,7 +102,8 @@ def _train(net, Xc, Y, Xv, Yv, batch, epochs, shuffle, rng_state, optimizer, opt
     # printing stays a few lines a second. Without it, chunks aim at CALL_SECONDS a call.
     # The epochs are the same whatever the chunks (the shuffling generator's state carries
     # over from call to call): the results do not depend on them.
-    chunk = 1 if progress else max(1, min(FIRST_CALL_WORK // (n * (net.n_params + 64)),
+    rows = n + Xv.shape[0]         # an epoch's training and validation samples
+    chunk = 1 if progress else max(1, min(FIRST_CALL_WORK // (rows * (net.n_params + 64)),
                                           epoch_loss.shape[0]))
     done = 0
     start = time.perf_counter()

@@ -125,3 +125,19 @@ def test_a_network_the_command_cannot_build_is_an_error_line_not_a_traceback(siz
     assert "Traceback" not in res.stderr
     assert res.stderr.startswith("fastprop bench: error:") and message in res.stderr
     assert "2-3-1 " not in res.stdout         # no row was timed
+
+
+def test_a_plot_format_matplotlib_cannot_write_is_refused_at_parse_time(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    err = refused(capsys, "--plot", str(tmp_path / "x.foo"))
+    assert "argument --plot:" in err and "not 'foo'" in err
+    assert bench._plot_file(str(tmp_path / "x.svg")).endswith("x.svg")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_a_json_file_that_cannot_be_written_at_the_end_is_an_error_line(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "fastprop", "bench", "--quick", "--no-torch",
+                          "--sizes", "2-3-1", "--json", "/dev/full"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "fastprop bench: error: --json: could not write '/dev/full'" in res.stderr

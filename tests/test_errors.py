@@ -696,3 +696,29 @@ def test_read_only_params_are_named_by_every_call_that_writes_them(net, data):
             call()
     net.params.flags.writeable = True
     net.fit(X, y, epochs=1)
+
+
+def test_a_networks_layers_and_dtype_are_read_only(net, data):
+    X, _ = data
+    expected = net.predict(X)
+    with pytest.raises(TypeError):
+        net.layers[0] = fp.Dense(3, 4, "relu")
+    with pytest.raises(AttributeError):
+        net.layers.append(fp.Dense(2, 2))
+    for name, value in [("layers", []), ("dtype", np.dtype("float32"))]:
+        with pytest.raises(AttributeError):
+            setattr(net, name, value)
+    np.testing.assert_array_equal(net.predict(X), expected)
+
+
+def test_a_deep_copy_or_a_pickle_of_a_network_is_an_independent_network(net, data):
+    import copy
+    import pickle
+    X, y = data
+    for clone in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+        np.testing.assert_array_equal(clone.predict(X), net.predict(X))
+        assert clone.layers[0].W.base is not None            # views into its own params
+        clone.layers[0].W = np.zeros((3, 4))
+        assert clone.params[:12].sum() == 0 and net.params[:12].sum() != 0
+        clone.fit(X, y, epochs=2)
+        assert not np.array_equal(clone.params, net.params)

@@ -403,3 +403,85 @@ def test_load_takes_only_the_integer_version_it_writes(tmp_path, version):
     np.savez(tmp_path / "v.npz", **fields)
     with pytest.raises(ValueError, match=r"path: .*v\.npz.* version .* expected the integer 1"):
         fp.load(tmp_path / "v.npz")
+
+
+def test_save_over_a_file_keeps_its_permissions(tmp_path):
+    path = tmp_path / "m.npz"
+    fp.mlp([2, 1], seed=0).save(path)
+    os.chmod(path, 0o600)
+    fp.mlp([2, 1], seed=1).save(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symlinks here")
+def test_save_through_a_symlink_writes_its_target(tmp_path):
+    target = tmp_path / "real.npz"
+    link = tmp_path / "link.npz"
+    fp.mlp([2, 1], seed=0).save(target)
+    os.symlink(target, link)
+    net = fp.mlp([2, 1], seed=1)
+    net.save(link)
+    assert os.path.islink(link)
+    np.testing.assert_array_equal(fp.load(target).params, net.params)
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA], ids=["bz2", "lzma"])
+def test_load_refuses_compression_methods_numpy_does_not_write_before_reading(tmp_path, method):
+    # zipfile's bz2 and lzma readers inflate a whole read request with no bound on the output
+    path = tmp_path / "m.npz"
+    fp.mlp([3, 4, 2], seed=0).save(path)
+    odd = tmp_path / "odd.npz"
+    with zipfile.ZipFile(odd, "w", compression=method) as z:
+        for name, value in _fields(path).items():
+            z.writestr(name + ".npy", _npy_bytes(value))
+    with pytest.raises(ValueError, match=rf"path: .*odd\.npz.* compression method {method}; "
+                                         r"expected stored or deflated"):
+        fp.load(odd)
+
+
+def test_load_checks_the_params_count_against_sizes_before_reading_params(tmp_path):
+    # sizes [2**20, 2**20] (1.1e12 parameters) with an honest params of 2**22 zeros: refused
+    # from the two headers, without inflating the 32 MiB
+    path = tmp_path / "m.npz"
+    fp.mlp([3, 4, 2], seed=0).save(path)
+    fields = _fields(path)
+    fields["sizes"] = np.array([2 ** 20, 2 ** 20])
+    fields["activations"] = np.array(["identity"])
+    fields["params"] = np.zeros(1 << 22)
+    np.savez_compressed(tmp_path / "huge.npz", **fields)
+    with pytest.raises(ValueError, match=r"path: .*huge\.npz.* header says 4194304 values, "
+                                         r"expected 1099512676352"):
+        fp.load(tmp_path / "huge.npz")
+    fields["sizes"] = np.array([2 ** 40, 2 ** 40])
+    np.savez_compressed(tmp_path / "impossible.npz", **fields)
+    with pytest.raises(ValueError, match=r"path: .*impossible\.npz.* more than the"):
+        fp.load(tmp_path / "impossible.npz")
+
+
+@pytest.mark.parametrize("descr", ["<U0", "|S0"])
+def test_load_refuses_a_dtype_of_zero_bytes_an_element(tmp_path, descr):
+    # a header of 2**40 empty strings and no data: a loop of 2**40 str() calls otherwise
+    path = tmp_path / "m.npz"
+    fp.mlp([3, 4, 2], seed=0).save(path)
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False,
+                                               "shape": (2 ** 40,)})
+    bad = tmp_path / "empty_strings.npz"
+    with zipfile.ZipFile(bad, "w") as z:
+        for name, value in _fields(path).items():
+            z.writestr(name + ".npy", buf.getvalue() if name == "activations"
+                       else _npy_bytes(value))
+    with pytest.raises(ValueError, match=r"member 'activations\.npy': dtype .* has no bytes"):
+        fp.load(bad)
+
+
+def test_load_of_an_unterminated_npy_header_raises_value_error(tmp_path):
+    path = tmp_path / "m.npz"
+    fp.mlp([3, 4, 2], seed=0).save(path)
+    head = b"\x93NUMPY\x01\x00" + (118).to_bytes(2, "little") + b"{'descr': '<U1".ljust(118)
+    bad = tmp_path / "unterminated.npz"
+    with zipfile.ZipFile(bad, "w") as z:
+        for name, value in _fields(path).items():
+            z.writestr(name + ".npy", head if name == "format" else _npy_bytes(value))
+    with pytest.raises(ValueError, match=r"member 'format\.npy': unreadable \.npy header"):
+        fp.load(bad)

@@ -390,3 +390,19 @@ def test_ctrl_c_stops_a_long_fit_between_two_compiled_calls(tmp_path):
     # calls of about 0.25 s (the first one shorter): a generous bound for a busy machine; the
     # first version, whose first call ran 65,536 samples (8 s here), waited 8.2 s
     assert waited < 5, waited
+
+
+def test_the_first_compiled_call_counts_validation_rows_in_its_size(monkeypatch):
+    # one training sample and 4000 validation rows: the validation pass is most of an epoch
+    from fastprop import training
+    rng = np.random.default_rng(22)
+    X, y = rng.normal(size=(1, 2)), rng.uniform(size=1)
+    Xv, yv = rng.normal(size=(4000, 2)), rng.uniform(size=4000)
+    net = fp.mlp([2, 3, 1], output="sigmoid", seed=0)
+    calls = []
+    real_train = training._network.train
+    monkeypatch.setattr(training._network, "train",
+                        lambda *a: calls.append(a[7]) or real_train(*a))
+    net.fit(X, y, epochs=20000, validation_data=(Xv, yv))
+    assert calls[0] == training.FIRST_CALL_WORK // (4001 * (net.n_params + 64))
+    assert sum(calls) == 20000
