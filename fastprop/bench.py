@@ -515,7 +515,8 @@ def plot(result, path):
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
-    fig.savefig(path)
+    # the format from the extension, png without one (matplotlib would write path + ".png")
+    fig.savefig(path, format=os.path.splitext(path)[1][1:].lower() or "png")
     plt.close(fig)
 
 
@@ -627,6 +628,12 @@ def _plot_file(text):
     if ext and ext not in formats:
         raise argparse.ArgumentTypeError(f"cannot write {text!r}: matplotlib writes "
                                          f"{', '.join(sorted(formats))}, not {ext!r}")
+    if ext == "pgf":     # listed, but written through a TeX installation
+        import shutil
+        tex = matplotlib.rcParams["pgf.texsystem"]
+        if shutil.which(tex) is None:
+            raise argparse.ArgumentTypeError(f"cannot write {text!r}: matplotlib writes pgf "
+                                             f"through {tex}, which is not installed")
     return text
 
 

@@ -132,14 +132,19 @@ def _read_member(archive, info, max_bytes, count_expected=None):
         if f.tell() + nbytes > max_bytes:
             raise ValueError(f"member {name!r}: its header says {nbytes} bytes of data, more "
                              f"than the {max_bytes} it can hold in a fastprop network file")
-        rest = head[f.tell():]
-        data = rest + stream.read(nbytes + 1 - len(rest)) if len(rest) <= nbytes else rest
+        # In pieces of at most 1 MiB: zipfile allocates a read request's size before reading,
+        # so one request of what a header claims would allocate that much first.
+        data = bytearray(head[f.tell():])
+        while len(data) <= nbytes:
+            piece = stream.read(min(1 << 20, nbytes + 1 - len(data)))
+            if not piece:
+                break
+            data += piece
     if len(data) != nbytes:
         raise ValueError(f"member {name!r}: its header says {nbytes} bytes of data, it holds "
                          f"{len(data)}{' or more' if len(data) > nbytes else ''}")
     array = np.frombuffer(data, dtype=dtype) if count else np.empty(0, dtype=dtype)
-    array = array.reshape(shape, order="F" if fortran else "C")
-    return array.copy()
+    return array.reshape(shape, order="F" if fortran else "C")
 
 
 def _what_is_wrong(exc):
@@ -148,7 +153,7 @@ def _what_is_wrong(exc):
     if isinstance(exc, zlib.error):
         return f"corrupt compressed data: {exc}"
     if isinstance(exc, EOFError):
-        return f"truncated: {exc}"
+        return f"truncated: {exc}" if str(exc) else "a member is truncated"
     if isinstance(exc, (NotImplementedError, RuntimeError)):
         return f"unsupported zip archive: {exc}"
     return str(exc)

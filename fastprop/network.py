@@ -216,18 +216,27 @@ class Network:
     dtype = property(lambda self: self._dtype, doc="the network's numpy dtype (read-only)")
 
     def __getstate__(self):
-        """copy.deepcopy and pickle: the parameters, shape and loss; not the lock, nor the
-        workspaces (rebuilt on demand)."""
+        """copy.deepcopy and pickle: the parameters, the layers' shapes and activations and the
+        loss; not the lock, nor the workspaces (rebuilt on demand), nor the layer objects (the
+        copy gets its own, viewing its own parameters)."""
         state = self.__dict__.copy()
         for key in ("_lock", "_ws", "_grad", "_gather"):
             state.pop(key, None)
+        state["_layers"] = [(l.n_in, l.n_out, l.activation) for l in self._layers]
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self._layers = tuple(Dense(*spec) for spec in state["_layers"])
         self._lock = threading.RLock()
         self._ws, self._cap, self._grad, self._gather = None, 0, None, None
         self._bind_views()
+
+    def __copy__(self):
+        """A copy of a network is a network of its own (the parameters copied): a shallow copy
+        would share the parameters without sharing the lock that guards them."""
+        import copy
+        return copy.deepcopy(self)
 
     @property
     def loss_name(self):
@@ -248,11 +257,13 @@ class Network:
                 f"dtype={self.dtype.name!r}, n_params={self.n_params:,}\n)")
 
     # ---- compiled calls ---------------------------------------------------------------
-    def _drop_large_workspace(self):
-        """After an evaluation call (predict, loss): a workspace above KEEP_WORKSPACE_BYTES is
-        not kept for the next call (a predict over a large X would otherwise hold memory
-        the size of its activations for the network's life). Training keeps its buffers."""
-        if self._ws is not None and self._ws.nbytes > KEEP_WORKSPACE_BYTES:
+    def _drop_large_workspace(self, cap_before):
+        """After an evaluation call (predict, loss) that grew the workspace: one above
+        KEEP_WORKSPACE_BYTES is not kept for the next call (a predict over a large X would
+        otherwise hold memory the size of its activations for the network's life). A
+        workspace that training allocated is kept."""
+        if (self._cap > cap_before and self._ws is not None
+                and self._ws.nbytes > KEEP_WORKSPACE_BYTES):
             self._ws, self._cap = None, 0
 
     def _workspace(self, rows):
@@ -301,18 +312,20 @@ class Network:
         Xc = self._features(X)
         out = np.empty((Xc.shape[0], self.n_out), dtype=self.dtype)
         with self._lock:
+            cap_before = self._cap
             ws = self._workspace(Xc.shape[0])
             _network.forward(*self._code(), self._params, Xc, ws, self._cap, out)
-            self._drop_large_workspace()
+            self._drop_large_workspace(cap_before)
         return out
 
     def loss(self, X, y):
         """Mean loss on (X, y): one forward pass."""
         Xc, Y = self._inputs(X, y)
         with self._lock:
+            cap_before = self._cap
             ws = self._workspace(Xc.shape[0])
             value = _network.loss_value(*self._code(), self._params, Xc, Y, ws, self._cap)
-            self._drop_large_workspace()
+            self._drop_large_workspace(cap_before)
             return float(value)
 
     def backprop(self, X, y):

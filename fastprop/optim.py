@@ -40,6 +40,22 @@ class Optimizer:
         """Number of updates done so far."""
         return int(self._step[0])
 
+    def __getstate__(self):
+        """copy and pickle: the network the state belongs to goes along (strongly), so that a
+        deep copy or a pickle of (net, optimizer) gives a pair that still belongs together."""
+        state = self.__dict__.copy()
+        if self._net is not None:
+            state["_net"] = self._net()     # None when that network no longer exists
+            state["_bound"] = True
+        return state
+
+    def __setstate__(self, state):
+        bound = state.pop("_bound", False)
+        net = state.pop("_net", None)
+        self.__dict__.update(state)
+        # bound to a network that no longer exists: refused with any network, as before
+        self._net = (weakref.ref(net) if net is not None else (lambda: None)) if bound else None
+
     def _check_net(self, net):
         """Refuses a network other than the one the state belongs to (changes nothing)."""
         check_network(net)

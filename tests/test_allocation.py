@@ -50,13 +50,16 @@ def test_an_evaluation_call_does_not_keep_a_workspace_above_the_limit(monkeypatc
     from fastprop import network
     X, y = _data(n=64)
     net = fp.mlp([8, 16, 3], hidden="relu", output="softmax", loss="cross_entropy")
-    net.predict(X)
-    assert net._ws is not None and net._cap == 64          # small: kept
-    monkeypatch.setattr(network, "KEEP_WORKSPACE_BYTES", net._ws.nbytes - 1)
-    expected = net.predict(X)
-    assert net._ws is None and net._cap == 0               # above the limit: dropped
+    net.predict(X[:8])
+    assert net._ws is not None and net._cap == 8           # small: kept
+    monkeypatch.setattr(network, "KEEP_WORKSPACE_BYTES", net._ws.nbytes)
+    expected = net.predict(X)                               # grows it above the limit
+    assert net._ws is None and net._cap == 0               # dropped
     net.loss(X, y)
     assert net._ws is None
     np.testing.assert_array_equal(net.predict(X), expected)
     net.fit(X, y, epochs=1, batch_size=64)
     assert net._ws is not None                             # training keeps its buffers
+    net.predict(X[:1])
+    net.loss(X, y)
+    assert net._ws is not None and net._cap == 64          # calls that did not grow it

@@ -132,6 +132,7 @@ def test_a_plot_format_matplotlib_cannot_write_is_refused_at_parse_time(capsys, 
     err = refused(capsys, "--plot", str(tmp_path / "x.foo"))
     assert "argument --plot:" in err and "not 'foo'" in err
     assert bench._plot_file(str(tmp_path / "x.svg")).endswith("x.svg")
+    assert bench._plot_file(str(tmp_path / "no_extension")).endswith("no_extension")
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")

@@ -711,14 +711,35 @@ def test_a_networks_layers_and_dtype_are_read_only(net, data):
     np.testing.assert_array_equal(net.predict(X), expected)
 
 
-def test_a_deep_copy_or_a_pickle_of_a_network_is_an_independent_network(net, data):
+def test_a_copy_or_a_pickle_of_a_network_is_an_independent_network(net, data):
     import copy
+    import gc
     import pickle
     X, y = data
-    for clone in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+    assert len(pickle.dumps(net)) < 2 * net.params.nbytes + 4096   # the params once
+    shallow = copy.copy(net)
+    del shallow
+    gc.collect()
+    net.layers[0].b = net.layers[0].b     # the original's layers still belong to it
+    for clone in (copy.copy(net), copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+        assert clone.layers[0] is not net.layers[0]
         np.testing.assert_array_equal(clone.predict(X), net.predict(X))
         assert clone.layers[0].W.base is not None            # views into its own params
         clone.layers[0].W = np.zeros((3, 4))
         assert clone.params[:12].sum() == 0 and net.params[:12].sum() != 0
         clone.fit(X, y, epochs=2)
         assert not np.array_equal(clone.params, net.params)
+
+
+def test_an_optimizer_copied_or_pickled_with_its_network_still_belongs_to_the_copy(net, data):
+    import copy
+    import pickle
+    X, y = data
+    opt = fp.Adam(lr=0.01)
+    net.fit(X, y, epochs=2, optimizer=opt)
+    for net2, opt2 in (copy.deepcopy((net, opt)), pickle.loads(pickle.dumps((net, opt)))):
+        assert opt2.steps == opt.steps
+        net2.fit(X, y, epochs=1, optimizer=opt2)
+        with pytest.raises(ValueError, match="optimizer: its state .* belongs to another"):
+            net.fit(X, y, epochs=1, optimizer=opt2)
+    net.fit(X, y, epochs=1, optimizer=opt)              # the original pair is untouched
