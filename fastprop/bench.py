@@ -40,6 +40,8 @@ import time
 
 import numpy as np
 
+from fastprop.cli import int_option
+
 DEFAULT_SIZES = "2-3-1,4-16-1,16-64-4,64-128-10,256-256-10,784-256-10,1024-1024-10"
 DATA_SEED = 0      # the batch X, y
 WEIGHT_SEED = 0    # the network's initial weights
@@ -557,14 +559,7 @@ def add_parser(sub):
     return p
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+_positive_int = int_option(1, "a positive integer")
 
 
 def _thread_count(text):

@@ -37,6 +37,20 @@ def build_parser():
     return parser
 
 
+def int_option(minimum, expected):
+    """An argparse type: an integer of at least `minimum`; `expected` names it in the error
+    ("a positive integer")."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+        return value
+    return parse
+
+
 class CommandError(Exception):
     """Options that parse but describe something the command cannot do (a network too deep
     or too large for memory): `main` prints the message and exits with status 2, as argparse

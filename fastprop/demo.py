@@ -6,22 +6,12 @@ loss fall epoch by epoch on a live progress line, and ends each with a gradient 
 2. XOR, the classic problem a network without a hidden layer cannot solve;
 3. three interleaved spirals (fastprop/data/spirals.npz), a small multi-class problem.
 This file only calls the public API; it must not reach into the compiled modules."""
-import argparse
 import sys
 import time
 
 import numpy as np
 
-
-def _seed(text):
-    """--seed: a non-negative integer, as numpy's default_rng takes."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
-    return value
+from fastprop.cli import int_option
 
 
 def _epochs_to_show(epochs, count=8):
@@ -94,7 +84,7 @@ def add_parser(sub):
                        description="Trains three small networks on data that ships with "
                                    "fastprop, printing the loss epoch by epoch, and ends each "
                                    "with a gradient check against central differences.")
-    p.add_argument("--seed", type=_seed, default=0, help="seed of weights and shuffling (default 0)")
+    p.add_argument("--seed", type=int_option(0, "a non-negative integer"), default=0, help="seed of weights and shuffling (default 0)")
     p.set_defaults(func=run)
     return p
 
