@@ -142,3 +142,22 @@ def test_a_json_file_that_cannot_be_written_at_the_end_is_an_error_line(tmp_path
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "fastprop bench: error: --json: could not write '/dev/full'" in res.stderr
+
+
+def test_a_pgf_plot_without_its_tex_is_refused_at_parse_time(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import argparse
+    import shutil
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(argparse.ArgumentTypeError, match=r"writes pgf through .*not installed"):
+        bench._plot_file(str(tmp_path / "x.pgf"))
+
+
+def test_a_plot_without_an_extension_is_written_under_that_name(tmp_path):
+    pytest.importorskip("matplotlib")
+    res = subprocess.run([sys.executable, "-m", "fastprop", "bench", "--quick", "--no-torch",
+                          "--sizes", "2-3-1", "--plot", str(tmp_path / "plain")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert os.listdir(tmp_path) == ["plain"]
+    assert (tmp_path / "plain").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
