@@ -40,7 +40,7 @@ import time
 
 import numpy as np
 
-from fastprop.cli import int_option
+from fastprop.cli import CommandError, int_option
 
 DEFAULT_SIZES = "2-3-1,4-16-1,16-64-4,64-128-10,256-256-10,784-256-10,1024-1024-10"
 DATA_SEED = 0      # the batch X, y
@@ -669,7 +669,6 @@ def command_line(args):
 def _check_ladder(ladder, args):
     """Builds each network and its batch once before any timing: one that cannot be built (too
     deep, too large for memory) stops the command with an error line (cli.CommandError)."""
-    from fastprop.cli import CommandError
     for widths in ladder:
         name = "-".join(map(str, widths))
         try:
@@ -767,7 +766,6 @@ def run(args):
         "rows": rows,
     }
     if args.json:
-        from fastprop.cli import CommandError
         try:
             with open(args.json, "w") as f:
                 json.dump(result, f, indent=1)

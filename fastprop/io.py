@@ -232,14 +232,12 @@ def load(path):
         version = fields["version"]
         if version.shape != () or version.dtype.kind not in "iu" or int(version) != VERSION:
             raise ValueError(f"version {version!r}, expected the integer {VERSION}")
+        n_params = _params_count(fields)        # checks sizes
         sizes, params = fields["sizes"], fields["params"]
-        if sizes.ndim != 1 or sizes.dtype.kind not in "iu" or sizes.size < 2 or sizes.min() < 1:
-            raise ValueError(f"sizes {sizes!r}: expected at least 2 positive integer widths")
         acts = [str(a) for a in fields["activations"]]
         if len(acts) != sizes.size - 1:
             raise ValueError(f"{len(acts)} activations for {sizes.size - 1} layers")
         # Checked before building anything, so a corrupt header cannot make us allocate.
-        n_params = sum((int(a) + 1) * int(b) for a, b in zip(sizes[:-1], sizes[1:]))
         if params.ndim != 1 or params.size != n_params:
             raise ValueError(f"params of shape {params.shape}, expected ({n_params},) for "
                              f"sizes {sizes.tolist()}")

@@ -56,6 +56,10 @@ class Optimizer:
         # bound to a network that no longer exists: refused with any network, as before
         self._net = (weakref.ref(net) if net is not None else (lambda: None)) if bound else None
 
+    def _check_args_for(self, args, net):
+        """Refuses hyper-parameters (from _args) that the network's dtype cannot hold; none
+        here (Adam's eps)."""
+
     def _check_net(self, net):
         """Refuses a network other than the one the state belongs to (changes nothing)."""
         check_network(net)
@@ -83,6 +87,7 @@ class Optimizer:
         self._check_net(net)
         net._check_writeable("Optimizer.step")
         args = self._args()
+        self._check_args_for(args, net)
         g = np.asarray(grad)
         if g.shape != net.params.shape:
             raise ValueError(f"grad: expected shape {net.params.shape}, got {g.shape}")
@@ -147,9 +152,8 @@ class Adam(Optimizer):
         weight_decay = as_float(self.weight_decay, "weight_decay", minimum=0.0)
         return (self.kind, lr, 0.0, False, weight_decay, b1, b2, eps)
 
-    def _check_net(self, net):
-        super()._check_net(net)
-        eps = self._args()[7]
+    def _check_args_for(self, args, net):
+        eps = args[7]
         if net.dtype.type(eps) == 0:   # the update runs in the network's dtype
             raise ValueError(f"eps: {eps:g} rounds to 0 in the network's dtype "
                              f"({net.dtype.name}), where a parameter whose gradient stays 0 "

@@ -61,6 +61,7 @@ def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,
                         f"{type(optimizer).__name__}")
     optimizer._check_net(net)
     opt_args = optimizer._args()
+    optimizer._check_args_for(opt_args, net)
     Xv = np.empty((0, net.n_in), dtype=net.dtype)
     Yv = np.empty((0, net.n_out), dtype=net.dtype)
     if validation_data is not None:

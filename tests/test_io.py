@@ -171,6 +171,25 @@ def _npy_bytes(array):
     return buf.getvalue()
 
 
+def _archive(tmp_path, filename, replace=(), drop=(), extra=(),
+             compression=zipfile.ZIP_STORED):
+    """The members of a saved 3-4-2 network as a new zip at tmp_path / filename: member
+    `name` as replace[name] (bytes, written under that name, no .npy added) where given,
+    left out if in drop, else as `name.npy`; then extra members (name -> bytes)."""
+    saved = tmp_path / "saved.npz"
+    fp.mlp([3, 4, 2], seed=0).save(saved)
+    replace, path = dict(replace), tmp_path / filename
+    with zipfile.ZipFile(path, "w", compression=compression) as z:
+        for name, value in _fields(saved).items():
+            if name in replace:
+                z.writestr(name, replace[name])
+            elif name not in drop:
+                z.writestr(name + ".npy", _npy_bytes(value))
+        for name, data in dict(extra).items():
+            z.writestr(name, data)
+    return path
+
+
 def test_load_of_an_npz_with_a_corrupt_compressed_stream_raises_value_error(tmp_path):
     path = tmp_path / "m.npz"
     fp.mlp([3, 4, 2], seed=0).save(path)
@@ -211,15 +230,8 @@ def test_load_of_a_compressed_npz_with_random_bit_flips_raises_value_error_or_lo
 
 @pytest.mark.parametrize("member", ["sizes", "params", "format", "activations"])
 def test_load_of_an_npz_whose_member_is_raw_bytes_raises_value_error(tmp_path, member):
-    path = tmp_path / "m.npz"
-    fp.mlp([3, 4, 2], seed=0).save(path)
-    bad = tmp_path / "raw.npz"
-    with zipfile.ZipFile(bad, "w") as z:
-        for name, value in _fields(path).items():
-            if name == member:
-                z.writestr(name, b"not an array at all")    # no .npy suffix, no npy header
-            else:
-                z.writestr(name + ".npy", _npy_bytes(value))
+    # no .npy suffix, no npy header
+    bad = _archive(tmp_path, "raw.npz", replace={member: b"not an array at all"})
     with pytest.raises(ValueError, match=rf"path: .*raw\.npz.*{member}.* not a \.npy array"):
         fp.load(bad)
 
@@ -289,23 +301,18 @@ def test_load_refuses_a_member_that_is_not_part_of_a_network_file_without_readin
         tmp_path, monkeypatch):
     # A file of a few KiB that would unzip to 64 MiB: refused by the member's name, before
     # anything is decompressed.
-    path = tmp_path / "m.npz"
-    fp.mlp([3, 4, 2], seed=0).save(path)
-    bomb = tmp_path / "bomb.npz"
-    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        for name, value in _fields(path).items():
-            z.writestr(name + ".npy", _npy_bytes(value))
-        z.writestr("junk.npy", _npy_bytes(np.zeros(8 << 20)))
+    bomb = _archive(tmp_path, "bomb.npz", extra={"junk.npy": _npy_bytes(np.zeros(8 << 20))},
+                    compression=zipfile.ZIP_DEFLATED)
     assert bomb.stat().st_size < 1 << 20
-    reads = []
-    real_read = zipfile.ZipFile.read
-    monkeypatch.setattr(zipfile.ZipFile, "read",
-                        lambda self, name, *a: reads.append(getattr(name, "filename", name))
-                        or real_read(self, name, *a))
+    opened = []                 # every member load opens (reads go through ZipFile.open)
+    real_open = zipfile.ZipFile.open
+    monkeypatch.setattr(zipfile.ZipFile, "open",
+                        lambda self, name, *a, **k: opened.append(getattr(name, "filename", name))
+                        or real_open(self, name, *a, **k))
     with pytest.raises(ValueError, match=r"path: .*bomb\.npz.*member 'junk\.npy' is not part "
                                          r"of a fastprop network file"):
         fp.load(bomb)
-    assert "junk.npy" not in reads
+    assert "junk.npy" not in opened
 
 
 def test_load_refuses_params_larger_than_its_sizes_allow_before_decompressing_them(tmp_path):
@@ -327,14 +334,8 @@ def test_load_reads_no_more_than_a_members_bound_when_the_directory_lies_about_i
     # params.npy holds 64 MiB of zeros (64 KiB deflated); the central directory says 1,000
     # bytes. zipfile's read() of the member would inflate all 64 MiB before checking.
     import struct
-    path = tmp_path / "m.npz"
-    fp.mlp([3, 4, 2], seed=0).save(path)
-    lie = tmp_path / "lie.npz"
-    with zipfile.ZipFile(lie, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        for name, value in _fields(path).items():
-            if name != "params":
-                z.writestr(name + ".npy", _npy_bytes(value))
-        z.writestr("params.npy", b"\0" * (64 << 20))
+    lie = _archive(tmp_path, "lie.npz", drop=["params"], extra={"params.npy": b"\0" * (64 << 20)},
+                   compression=zipfile.ZIP_DEFLATED)
     data = bytearray(lie.read_bytes())
     at = data.find(b"PK\x01\x02")
     while at >= 0:                      # each central directory entry: patch params.npy's
@@ -428,12 +429,7 @@ def test_save_through_a_symlink_writes_its_target(tmp_path):
 @pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA], ids=["bz2", "lzma"])
 def test_load_refuses_compression_methods_numpy_does_not_write_before_reading(tmp_path, method):
     # zipfile's bz2 and lzma readers inflate a whole read request with no bound on the output
-    path = tmp_path / "m.npz"
-    fp.mlp([3, 4, 2], seed=0).save(path)
-    odd = tmp_path / "odd.npz"
-    with zipfile.ZipFile(odd, "w", compression=method) as z:
-        for name, value in _fields(path).items():
-            z.writestr(name + ".npy", _npy_bytes(value))
+    odd = _archive(tmp_path, "odd.npz", compression=method)
     with pytest.raises(ValueError, match=rf"path: .*odd\.npz.* compression method {method}; "
                                          r"expected stored or deflated"):
         fp.load(odd)
@@ -461,28 +457,18 @@ def test_load_checks_the_params_count_against_sizes_before_reading_params(tmp_pa
 @pytest.mark.parametrize("descr", ["<U0", "|S0"])
 def test_load_refuses_a_dtype_of_zero_bytes_an_element(tmp_path, descr):
     # a header of 2**40 empty strings and no data: a loop of 2**40 str() calls otherwise
-    path = tmp_path / "m.npz"
-    fp.mlp([3, 4, 2], seed=0).save(path)
     buf = io.BytesIO()
     np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False,
                                                "shape": (2 ** 40,)})
-    bad = tmp_path / "empty_strings.npz"
-    with zipfile.ZipFile(bad, "w") as z:
-        for name, value in _fields(path).items():
-            z.writestr(name + ".npy", buf.getvalue() if name == "activations"
-                       else _npy_bytes(value))
+    bad = _archive(tmp_path, "empty_strings.npz", drop=["activations"],
+                   extra={"activations.npy": buf.getvalue()})
     with pytest.raises(ValueError, match=r"member 'activations\.npy': dtype .* has no bytes"):
         fp.load(bad)
 
 
 def test_load_of_an_unterminated_npy_header_raises_value_error(tmp_path):
-    path = tmp_path / "m.npz"
-    fp.mlp([3, 4, 2], seed=0).save(path)
     head = b"\x93NUMPY\x01\x00" + (118).to_bytes(2, "little") + b"{'descr': '<U1".ljust(118)
-    bad = tmp_path / "unterminated.npz"
-    with zipfile.ZipFile(bad, "w") as z:
-        for name, value in _fields(path).items():
-            z.writestr(name + ".npy", head if name == "format" else _npy_bytes(value))
+    bad = _archive(tmp_path, "unterminated.npz", drop=["format"], extra={"format.npy": head})
     with pytest.raises(ValueError, match=r"member 'format\.npy': unreadable \.npy header"):
         fp.load(bad)
 
