@@ -162,16 +162,12 @@ def run_round_robin(timings, repeats):
 
 def fastprop_timings(net, X, y):
     """Forward (loss) and backprop, `reps` passes in one compiled nogil call."""
-    from fastprop import _network
-    sizes, acts, loss_code = net._code()
     Xc, Y = net._inputs(X, y)
-    ws = net._workspace(Xc.shape[0])
     grad = np.empty_like(net.params)
     timings = []
     for name, backward in (("forward", False), ("backprop", True)):
         def call(reps, backward=backward):
-            _network.repeat_passes(sizes, acts, loss_code, net.params, Xc, Y, ws, net._cap,
-                                   grad, backward, reps)
+            net._repeat_passes(Xc, Y, grad, backward, reps)
         timings.append(Timing(name, call, f"_network.repeat_passes(backward={backward}): reps "
                               f"passes in one compiled nogil call; per pass = call / reps", True))
     return timings

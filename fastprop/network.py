@@ -337,6 +337,15 @@ class Network:
             loss = _network.backprop(*self._code(), self._params, Xc, Y, ws, self._cap, grad)
         return float(loss), grad
 
+    def _repeat_passes(self, X, Y, grad, backward, reps):
+        """Runs the loss (backward=False) or backprop (backward=True, into grad) `reps` times
+        in one compiled call, for timing passes shorter than a Python call (fastprop bench).
+        X and Y come from _inputs. Returns the last loss."""
+        with self._lock:
+            ws = self._workspace(X.shape[0])
+            return _network.repeat_passes(*self._code(), self._params, X, Y, ws, self._cap,
+                                          grad, backward, reps)
+
     def fit(self, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,
             validation_data=None, progress=False):
         """Train by mini-batch backpropagation; see fastprop.training.fit."""
