@@ -1,5 +1,6 @@
-"""Build of fastprop's compiled modules: each Cython module of fastprop/ is compiled together
-with the C kernels of csrc/. -O3, OpenMP when the compiler has it, and no -march flag tied to
+"""Build of fastprop's compiled module: fastprop/_core.pyx (which includes the other .pxi
+files) compiled together with the C of csrc/ (gemm/, runtime/, nn/), once, so that the
+run-time state exists once in the process. -O3, OpenMP when the compiler has it, and no -march flag tied to
 the build machine: the SIMD path is picked at run time, so a wheel runs on any x86-64 CPU.
 
 Cython directives are set here, once, for every module. FASTPROP_BOUNDSCHECK=1 turns bounds
@@ -16,10 +17,14 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-C_SOURCES = sorted(os.path.relpath(p, HERE) for p in glob(os.path.join(HERE, "csrc", "*.c")))
-# Headers and template bodies: a change to any of them rebuilds the modules.
-C_DEPENDS = sorted(os.path.relpath(p, HERE) for pattern in ("*.h", "*.inc")
-                   for p in glob(os.path.join(HERE, "csrc", pattern)))
+C_LAYERS = ["gemm", "runtime", "nn"]
+C_SOURCES = sorted(os.path.relpath(p, HERE) for layer in C_LAYERS
+                   for p in glob(os.path.join(HERE, "csrc", layer, "*.c")))
+# Headers, template bodies and included Cython: a change to any of them rebuilds the module.
+C_DEPENDS = sorted(os.path.relpath(p, HERE) for layer in C_LAYERS for pattern in ("*.h", "*.inc")
+                   for p in glob(os.path.join(HERE, "csrc", layer, pattern)))
+C_DEPENDS += sorted(os.path.relpath(p, HERE) for pattern in ("*.pxi", "*.pxd")
+                    for p in glob(os.path.join(HERE, "fastprop", pattern)))
 
 
 def compiler_accepts(flags, src="int main(void){return 0;}\n"):
@@ -71,8 +76,9 @@ with open(os.path.join(HERE, "fastprop", "_build_info.py"), "w") as f:
 
 def extension(name):
     return Extension(f"fastprop.{name}", sources=[f"fastprop/{name}.pyx"] + C_SOURCES,
-                     depends=C_DEPENDS + ["fastprop/_csrc.pxd"],
-                     include_dirs=["csrc"], extra_compile_args=COMPILE_ARGS,
+                     depends=C_DEPENDS,
+                     include_dirs=[f"csrc/{layer}" for layer in C_LAYERS],
+                     extra_compile_args=COMPILE_ARGS,
                      extra_link_args=LINK_ARGS,
                      define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
 
@@ -86,5 +92,5 @@ DIRECTIVES = {
     "embedsignature": True,
 }
 
-setup(ext_modules=cythonize([extension("_kernels"), extension("_network")],
+setup(ext_modules=cythonize([extension("_core")],
                             compiler_directives=DIRECTIVES))

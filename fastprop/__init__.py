@@ -7,7 +7,7 @@
 import numbers as _numbers
 import os as _os
 
-from fastprop import _kernels, _network
+from fastprop import _core
 from fastprop.activations import ACTIVATIONS
 from fastprop.gradients import GradcheckResult, gradcheck, numerical_gradient
 from fastprop.io import load, save
@@ -38,17 +38,16 @@ def set_num_threads(n):
     n = int(n)
     if n < 1 or n > _max_threads():
         raise ValueError(f"n: expected a number of threads from 1 to {_max_threads()}, got {n}")
-    _kernels.set_num_threads(n)
-    _network.set_num_threads(n)
+    _core.set_num_threads(n)
 
 
 def get_num_threads():
-    return _network.get_num_threads()
+    return _core.get_num_threads()
 
 
 def simd_path():
     """The instruction-set path of the GEMM kernels, chosen at run time from CPUID."""
-    return _kernels.simd_path()
+    return _core.simd_path()
 
 
 def _threads_from_environment():

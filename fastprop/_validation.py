@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from fastprop import _kernels
+from fastprop import _core
 
 __all__ = ["all_finite", "as_dtype_finite", "as_features", "as_int", "as_float", "resolve_dtype"]
 
@@ -44,7 +44,7 @@ def all_finite(arr):
     """np.isfinite(arr).all(); compiled for contiguous float32/float64 (one read pass, no
     boolean temporary the size of the data)."""
     if arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous:
-        return _kernels.all_finite(arr.reshape(-1))
+        return _core.all_finite(arr.reshape(-1))
     return bool(np.isfinite(arr).all())
 
 

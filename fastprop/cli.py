@@ -9,11 +9,11 @@ import numpy as np
 
 def info(args):
     import fastprop
-    from fastprop import _build_info, _kernels
+    from fastprop import _build_info, _core
     print(f"fastprop {fastprop.__version__}")
     print(f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}")
     print("dtypes: float32, float64")
-    print(f"simd path: {_kernels.simd_path()}")
+    print(f"simd path: {_core.simd_path()}")
     print(f"openmp: {'yes' if _build_info.OPENMP else 'no'}, threads: {fastprop.get_num_threads()}")
     print(f"compiler flags: {' '.join(_build_info.COMPILE_ARGS)}")
     return 0

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastprop import _network
+from fastprop import _core
 from fastprop._validation import as_float
 from fastprop.network import check_network
 
@@ -74,7 +74,7 @@ def numerical_gradient(net, X, y, eps=None, scheme="forward", indices=None):
     out = np.empty(idx.shape[0], dtype=net.dtype)
     with net._lock:       # perturbs net.params in place: no other call may see them meanwhile
         ws = net._workspace(Xc.shape[0])
-        _network.numerical_gradient(*net._code(), net.params, Xc, Y, ws, net._cap, code, eps,
+        _core.numerical_gradient(*net._code(), net.params, Xc, Y, ws, net._cap, code, eps,
                                     idx, out)
     return out
 

@@ -12,7 +12,7 @@ import weakref
 
 import numpy as np
 
-from fastprop import _network
+from fastprop import _core
 from fastprop._validation import (all_finite, as_dtype_finite, as_features, as_int,
                                   as_numeric_array, resolve_dtype)
 from fastprop.activations import get_activation
@@ -21,8 +21,8 @@ from fastprop.losses import get_loss, prepare_targets
 __all__ = ["Dense", "Network", "mlp"]
 
 # The most elements a network's parameter buffer or workspace may hold: their byte sizes stay
-# far inside int64 (the compiled floor refuses more, fastprop._network.MAX_ELEMENTS).
-MAX_ELEMENTS = _network.MAX_ELEMENTS
+# far inside int64 (the compiled floor refuses more, fastprop._core.MAX_ELEMENTS).
+MAX_ELEMENTS = _core.MAX_ELEMENTS
 # Evaluation calls (predict, loss) do not keep a workspace larger than this for the next call.
 KEEP_WORKSPACE_BYTES = 256 << 20
 
@@ -143,8 +143,8 @@ class Network:
             if get_activation(layer.activation).output_only and i != len(layers) - 1:
                 raise ValueError(f"layers[{i}]: '{layer.activation}' is an output activation; "
                                  f"expected it in the last layer only, got it in layer {i}")
-        if len(layers) > _network.MAX_LAYERS:
-            raise ValueError(f"layers: expected at most {_network.MAX_LAYERS} layers, got {len(layers)}")
+        if len(layers) > _core.MAX_LAYERS:
+            raise ValueError(f"layers: expected at most {_core.MAX_LAYERS} layers, got {len(layers)}")
         total = sum(layer.n_params for layer in layers)          # Python ints: exact
         if total > MAX_ELEMENTS:
             raise ValueError(f"layers: expected at most {MAX_ELEMENTS:,} parameters in all, got "
@@ -162,7 +162,7 @@ class Network:
         self._layers = tuple(Dense(l.n_in, l.n_out, l.activation) for l in layers)
         self._sizes = np.array([layers[0].n_in] + [l.n_out for l in layers], dtype=np.int64)
         self._acts = np.array([get_activation(l.activation).code for l in layers], dtype=np.int32)
-        n_params = _network.n_params(self._sizes, self._acts, self._loss.code)   # the C layout's count
+        n_params = _core.n_params(self._sizes, self._acts, self._loss.code)   # the C layout's count
         self._params = np.zeros(n_params, dtype=self.dtype)
         self._bind_views()
         self._init_weights(_rng(seed))
@@ -269,7 +269,7 @@ class Network:
     def _workspace(self, rows):
         """The workspace for `rows` rows a call: allocated when a call needs more, else reused."""
         if rows > self._cap:
-            size = _network.workspace_size(self._sizes, self._acts, self._loss.code, rows)
+            size = _core.workspace_size(self._sizes, self._acts, self._loss.code, rows)
             self._ws, self._cap = np.empty(size, dtype=self.dtype), rows
             self._buffer_allocations += 1
         return self._ws
@@ -314,7 +314,7 @@ class Network:
         with self._lock:
             cap_before = self._cap
             ws = self._workspace(Xc.shape[0])
-            _network.forward(*self._code(), self._params, Xc, ws, self._cap, out)
+            _core.forward(*self._code(), self._params, Xc, ws, self._cap, out)
             self._drop_large_workspace(cap_before)
         return out
 
@@ -324,7 +324,7 @@ class Network:
         with self._lock:
             cap_before = self._cap
             ws = self._workspace(Xc.shape[0])
-            value = _network.loss_value(*self._code(), self._params, Xc, Y, ws, self._cap)
+            value = _core.loss_value(*self._code(), self._params, Xc, Y, ws, self._cap)
             self._drop_large_workspace(cap_before)
             return float(value)
 
@@ -334,7 +334,7 @@ class Network:
         grad = np.empty_like(self._params)
         with self._lock:
             ws = self._workspace(Xc.shape[0])
-            loss = _network.backprop(*self._code(), self._params, Xc, Y, ws, self._cap, grad)
+            loss = _core.backprop(*self._code(), self._params, Xc, Y, ws, self._cap, grad)
         return float(loss), grad
 
     def _repeat_passes(self, X, Y, grad, backward, reps):
@@ -343,7 +343,7 @@ class Network:
         X and Y come from _inputs. Returns the last loss."""
         with self._lock:
             ws = self._workspace(X.shape[0])
-            return _network.repeat_passes(*self._code(), self._params, X, Y, ws, self._cap,
+            return _core.repeat_passes(*self._code(), self._params, X, Y, ws, self._cap,
                                           grad, backward, reps)
 
     def fit(self, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,

@@ -10,7 +10,7 @@ import weakref
 
 import numpy as np
 
-from fastprop import _network
+from fastprop import _core
 from fastprop._validation import all_finite, as_dtype_finite, as_float
 from fastprop.network import check_network
 
@@ -98,7 +98,7 @@ class Optimizer:
         g = as_dtype_finite(g, net.dtype, "grad")   # names values beyond float32's range
         with net._lock:
             state = self._bind(net)
-            ok = _network.optim_step(*args, self._step, net.params, g, state)
+            ok = _core.optim_step(*args, self._step, net.params, g, state)
         if not ok:
             raise FloatingPointError(
                 "step: the update would make parameters or optimizer state non-finite "

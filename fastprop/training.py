@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fastprop import _network
+from fastprop import _core
 from fastprop._validation import as_int
 from fastprop.network import _rng, check_network
 from fastprop.optim import SGD, Optimizer, _as_bool
@@ -111,7 +111,7 @@ def _train(net, Xc, Y, Xv, Yv, batch, epochs, shuffle, rng_state, optimizer, opt
     while done < epochs:
         k = min(chunk, epochs - done, MAX_EPOCHS_A_CALL)
         t0 = time.perf_counter()
-        ran = _network.train(*net._code(), net.params, Xc, Y, batch, k, bool(shuffle),
+        ran = _core.train(*net._code(), net.params, Xc, Y, batch, k, bool(shuffle),
                              rng_state, perm, *opt_args, optimizer._step, state,
                              ws, net._cap, grad, gather, epoch_loss, Xv, Yv, val_loss)
         completed = ran if ran >= 0 else -ran - 1

@@ -466,7 +466,7 @@ def test_all_finite_agrees_with_numpy_wherever_the_bad_value_is(dtype, n):
 # ---- the AVX2 copies of the elementwise passes give the baseline's bits ---------------------
 _ISA_SCRIPT = r"""
 import sys, numpy as np
-from fastprop import _kernels, _network
+from fastprop import _kernels, _core
 rng = np.random.default_rng(11)
 out = []
 for dt in (np.float32, np.float64):
@@ -484,7 +484,7 @@ for dt in (np.float32, np.float64):
         p = rng.standard_normal(N).astype(dt); g = rng.standard_normal(N).astype(dt)
         state = np.zeros(2 * N, dt); step = np.zeros(1, np.int64)
         for _ in range(3):
-            assert _network.optim_step(*args, step, p, g, state)
+            assert _core.optim_step(*args, step, p, g, state)
         out += [p, state]
 np.save(sys.argv[1], np.concatenate([o.ravel().view(np.uint8) for o in out]))
 print(_kernels.simd_path())

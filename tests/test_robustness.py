@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import fastprop as fp
-from fastprop import _network, training
+from fastprop import _core, training
 
 
 @pytest.fixture
@@ -167,11 +167,11 @@ def test_a_network_with_too_many_parameters_is_refused_before_allocating():
 def test_the_compiled_floor_refuses_sizes_whose_counts_overflow():
     acts = np.array([0, 0], dtype=np.int32)
     with pytest.raises(ValueError, match=r"^sizes: expected layer widths <="):
-        _network.n_params(np.array([1, 2 ** 62, 2], dtype=np.int64), acts, 0)
+        _core.n_params(np.array([1, 2 ** 62, 2], dtype=np.int64), acts, 0)
     with pytest.raises(ValueError, match=r"^sizes: expected at most [\d,]+ parameters in all"):
-        _network.n_params(np.array([2 ** 40, 2 ** 40, 2], dtype=np.int64), acts, 0)
+        _core.n_params(np.array([2 ** 40, 2 ** 40, 2], dtype=np.int64), acts, 0)
     with pytest.raises(ValueError, match=r"^cap: [\d,]+ rows of a network"):
-        _network.workspace_size(np.array([4, 2 ** 20, 2], dtype=np.int64), acts, 0, 2 ** 50)
+        _core.workspace_size(np.array([4, 2 ** 20, 2], dtype=np.int64), acts, 0, 2 ** 50)
 
 
 # ---- missing targets ------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 /* exp_check.c: accuracy of fp_exp.h against libm's expf / exp, in ulp (of the smaller spacing
  * around libm's value), over x in [-87, 0] (float) and [-708, 0] (double), and its edges.
  * Exits non-zero beyond 1 ulp or on a wrong edge value.
- * gcc -O3 -Icsrc csrc/tests/exp_check.c -lm -o exp_check && ./exp_check */
+ * gcc -O3 -Icsrc/nn csrc/tests/exp_check.c -lm -o exp_check && ./exp_check */
 #include <math.h>
 #include <stdio.h>
 #include "fp_exp.h"

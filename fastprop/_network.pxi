@@ -298,17 +298,6 @@ def train(const int64_t[::1] sizes, const int32_t[::1] acts, int loss,
     return done
 
 
-def set_num_threads(int n):
-    """Threads of this module's kernels (each compiled module keeps its own count)."""
-    if n < 1:
-        raise ValueError(f"n: expected a positive number of threads, got {n}")
-    fp_set_num_threads(n)
-
-
-def get_num_threads():
-    return fp_get_num_threads()
-
-
 def repeat_passes(const int64_t[::1] sizes, const int32_t[::1] acts, int loss,
                   const floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,
                   floating[::1] ws, int64_t cap, floating[::1] grad, bint backward,

@@ -24,18 +24,15 @@
  * (with the AVX2 packing), else AVX2+FMA when it has both, else the portable C.
  * FASTPROP_GEMM_ISA=avx2 or =generic caps the choice (tests compare the paths).
  *
- * Buffers: every thread keeps its packing buffers in thread-local pointers, allocated at its
- * first call at their maximal size (from the block-size table), never grown, freed at thread
- * exit.
+ * Buffers: every thread keeps its packing buffers in the runtime's per-thread slots
+ * (csrc/runtime/fp_runtime.h), allocated at its first call at their maximal size (from the
+ * block-size table), never grown, freed at thread exit.
  *
  * The dtype-specific part is written once, below the #else, and instantiated twice by
  * including this file into itself (FP_GEMM_TMPL).
  */
 #ifndef FP_GEMM_TMPL
 
-#if !defined(_POSIX_C_SOURCE) && !defined(_WIN32)
-#define _POSIX_C_SOURCE 200112L   /* posix_memalign under -std=c11 */
-#endif
 #include "fp_gemm_kernels.h"
 #include "fp_parallel.h"
 #include <stdlib.h>
@@ -59,11 +56,9 @@
 #define FP_GEMM_PAR_MIN_MNK ((double)(120 * 120 * 120))
 #endif
 #define FP_GEMM_SUP_TBUF    (16 * 1024)
-/* Test/tuning knobs, read once with the ISA: FASTPROP_GEMM_SUP_MNK=<x> and
+/* Test/tuning knobs, read once with the ISA (fp_runtime.h): FASTPROP_GEMM_SUP_MNK=<x> and
  * FASTPROP_GEMM_PAR_MNK=<x> replace the two thresholds above (0 disables the no-packing path;
  * 0 parallelises every packed product). Used by csrc/tests/gemm_check.c. */
-static double fp_gemm_sup_max_mnk = FP_GEMM_SUP_MAX_MNK;
-static double fp_gemm_par_min_mnk = FP_GEMM_PAR_MIN_MNK;
 
 /* Every row of the table: MC a multiple of MR, NC of NR (the packed buffers, sized MC x KC and
  * KC x NC, hold whole zero-padded panels only then). Checked here for -D overrides too. */
@@ -87,137 +82,28 @@ _Static_assert(FP_BLK_TILES_OK(FP_BLK_AVX512_D) && FP_BLK_TILES_OK(FP_BLK_AVX512
 #endif
 
 #if defined(_MSC_VER) && !defined(__clang__)
-#define FP_TLS __declspec(thread)
 #define FP_INLINE __forceinline
-#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
-#define FP_TLS _Thread_local
-#define FP_INLINE inline __attribute__((always_inline))
 #else
-#define FP_TLS __thread
 #define FP_INLINE inline __attribute__((always_inline))
 #endif
 
-#if !defined(_WIN32)
-#include <pthread.h>
-#define FP_GEMM_TLS_DTOR 1
-#else
-#define FP_GEMM_TLS_DTOR 0
+/* The packing buffers of each thread: fp_runtime.h's per-thread slots, float64 first. */
+enum { FP_SLOT_A = 0, FP_SLOT_B = 1, FP_SLOT_T = 2, FP_SLOTS_PER_DT = 3 };
+#if 2 * FP_SLOTS_PER_DT > FP_SLOT_GEMM_COUNT
+#error "the GEMM needs more per-thread slots than fp_runtime.h gives it"
 #endif
 
-enum { FP_ISA_UNSET = 0, FP_ISA_GENERIC = 1, FP_ISA_AVX2 = 2, FP_ISA_AVX512 = 3 };
-static int fp_isa_state = FP_ISA_UNSET;
-
-static int fp_detect_isa(void)
+/* The two thresholds above, or their replacements from the environment (fp_runtime.h). */
+static double fp_gemm_sup_max_mnk(void)
 {
-    const char *e = getenv("FASTPROP_GEMM_SUP_MNK");
-    if (e && *e) fp_gemm_sup_max_mnk = strtod(e, NULL);
-    e = getenv("FASTPROP_GEMM_PAR_MNK");
-    if (e && *e) fp_gemm_par_min_mnk = strtod(e, NULL);
-    e = getenv("FASTPROP_GEMM_ISA");
-    if (e && strcmp(e, "generic") == 0) return FP_ISA_GENERIC;
-    const int cap_avx2 = e && strcmp(e, "avx2") == 0;
-#if FP_GEMM_HAVE_X86 && defined(__GNUC__)
-    __builtin_cpu_init();
-    /* __builtin_cpu_supports("avx512f") is false when the OS does not save the zmm state */
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return __builtin_cpu_supports("avx512f") && !cap_avx2 ? FP_ISA_AVX512 : FP_ISA_AVX2;
-#endif
-    (void)cap_avx2;
-    return FP_ISA_GENERIC;
+    const double e = fp_env_gemm_sup_mnk();
+    return e >= 0 ? e : FP_GEMM_SUP_MAX_MNK;
 }
 
-static int fp_isa(void)
+static double fp_gemm_par_min_mnk(void)
 {
-    int s = __atomic_load_n(&fp_isa_state, __ATOMIC_ACQUIRE);
-    if (s == FP_ISA_UNSET) {
-        s = fp_detect_isa();   /* idempotent: a race only computes the same value twice */
-        __atomic_store_n(&fp_isa_state, s, __ATOMIC_RELEASE);
-    }
-    return s;
-}
-
-int fp_isa_avx2(void)
-{
-    return fp_isa() >= FP_ISA_AVX2;   /* an AVX-512 CPU has AVX2 too */
-}
-
-int fp_isa_avx512(void)
-{
-    return fp_isa() == FP_ISA_AVX512;
-}
-
-const char *fp_gemm_isa(void)
-{
-    switch (fp_isa()) {
-    case FP_ISA_AVX512: return "avx512f";
-    case FP_ISA_AVX2: return "avx2+fma";
-    default: return "generic";
-    }
-}
-
-static void *fp_gemm_alloc(size_t bytes)
-{
-    void *p = NULL;
-    bytes = (bytes + 63) & ~(size_t)63;
-#if defined(_WIN32)
-    p = _aligned_malloc(bytes, 64);
-#else
-    if (posix_memalign(&p, 64, bytes) != 0) p = NULL;
-#endif
-    return p;
-}
-
-static void fp_gemm_free(void *p)
-{
-#if defined(_WIN32)
-    _aligned_free(p);
-#else
-    free(p);
-#endif
-}
-
-/* Per-thread packing buffers: slot FP_SLOT_* + 0 for float64, + FP_SLOTS_PER_DT for float32,
- * and the scratch buffer of fp_thread_scratch (fp_parallel.h) last. Allocated at a thread's
- * first call at their maximal size (block-size table), never grown; freed when the thread
- * exits (pthread key destructor), so short-lived threads do not leak. */
-enum { FP_SLOT_A = 0, FP_SLOT_B = 1, FP_SLOT_T = 2, FP_SLOTS_PER_DT = 3,
-       FP_SLOT_SCRATCH = 2 * FP_SLOTS_PER_DT, FP_SLOTS = FP_SLOT_SCRATCH + 1 };
-typedef struct { void *p[FP_SLOTS]; } fp_gemm_tls_t;
-static FP_TLS fp_gemm_tls_t fp_gemm_tls;
-
-#if FP_GEMM_TLS_DTOR
-static pthread_key_t fp_gemm_key;
-static pthread_once_t fp_gemm_key_once = PTHREAD_ONCE_INIT;
-static int fp_gemm_key_ok = 0;
-
-static void fp_gemm_tls_dtor(void *v)
-{
-    fp_gemm_tls_t *t = (fp_gemm_tls_t *)v;
-    for (int i = 0; i < FP_SLOTS; i++) { fp_gemm_free(t->p[i]); t->p[i] = NULL; }
-}
-static void fp_gemm_key_init(void)
-{
-    fp_gemm_key_ok = pthread_key_create(&fp_gemm_key, fp_gemm_tls_dtor) == 0;
-}
-#endif
-
-static void *fp_gemm_tls_buf(int slot, size_t bytes)
-{
-    fp_gemm_tls_t *t = &fp_gemm_tls;
-    if (!t->p[slot]) {
-        t->p[slot] = fp_gemm_alloc(bytes);
-#if FP_GEMM_TLS_DTOR
-        pthread_once(&fp_gemm_key_once, fp_gemm_key_init);
-        if (t->p[slot] && fp_gemm_key_ok && !pthread_getspecific(fp_gemm_key))
-            pthread_setspecific(fp_gemm_key, t);
-#endif
-    }
-    return t->p[slot];
-}
-
-void *fp_thread_scratch(void)
-{
-    return fp_gemm_tls_buf(FP_SLOT_SCRATCH, FP_THREAD_SCRATCH);
+    const double e = fp_env_gemm_par_mnk();
+    return e >= 0 ? e : FP_GEMM_PAR_MIN_MNK;
 }
 
 /* Thread grid for nth threads: tm x tn with tm*tn == nth, minimising the tiles of the
@@ -348,7 +234,7 @@ static const P(gemm_cfg) *P(gemm_config)(void)
  * shared with the team), FP_SLOT_T (transposed B of the no-packing path) */
 static T *P(gemm_buf)(int slot, size_t elems)
 {
-    return (T *)fp_gemm_tls_buf(slot + DT_SLOT0, elems * sizeof(T));
+    return (T *)fp_thread_buffer(FP_SLOT_GEMM + slot + DT_SLOT0, elems * sizeof(T));
 }
 
 /* C = beta*C (+ bias) for K == 0 */
@@ -626,7 +512,7 @@ void P(gemm)(int trans_a, int trans_b, fp_idx M, fp_idx N, fp_idx K,
     const P(gemm_cfg) *cfg = P(gemm_config)();   /* also reads the knobs, once */
     const double mnk = (double)M * (double)N * (double)K;
 
-    if ((mnk <= fp_gemm_sup_max_mnk || (N <= FP_GEMM_SUP_MAX_N && fp_gemm_sup_max_mnk > 0))
+    if ((mnk <= fp_gemm_sup_max_mnk() || (N <= FP_GEMM_SUP_MAX_N && fp_gemm_sup_max_mnk() > 0))
         && (!trans_b || K * N <= FP_GEMM_SUP_TBUF)) {
         T *tbuf = NULL;
         if (trans_b && !(tbuf = P(gemm_buf)(FP_SLOT_T, FP_GEMM_SUP_TBUF))) goto fallback;
@@ -649,7 +535,7 @@ void P(gemm)(int trans_a, int trans_b, fp_idx M, fp_idx N, fp_idx K,
         x.C = C; x.bbuf = bbuf;
 
         int nt = fp_get_num_threads();
-        if (mnk < fp_gemm_par_min_mnk) nt = 1;
+        if (mnk < fp_gemm_par_min_mnk()) nt = 1;
 #ifdef _OPENMP
         if (nt > 1) {
             int failed = 0;

@@ -20,6 +20,7 @@
 #define FP_GEMM_H
 
 #include <stddef.h>
+#include "fp_runtime.h"   /* the path chosen at run time, threads */
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,19 +46,6 @@ void fp_sgemm_ref(int trans_a, int trans_b, fp_idx M, fp_idx N, fp_idx K,
                   float alpha, const float *A, fp_idx lda,
                   const float *B, fp_idx ldb,
                   float beta, float *C, fp_idx ldc, const float *bias);
-
-/* Name of the instruction-set path chosen at run time ("avx2+fma", "generic", ...). */
-const char *fp_gemm_isa(void);
-/* 1 when the CPU has AVX2+FMA and FASTPROP_GEMM_ISA does not say generic: the AVX2 and the
- * AVX-512 paths (an AVX-512 CPU has AVX2; other loops pick their AVX2 copies by this). */
-int fp_isa_avx2(void);
-/* 1 when the AVX-512 path runs (the CPU has AVX-512F, FASTPROP_GEMM_ISA caps nothing). */
-int fp_isa_avx512(void);
-
-/* Threads used by fastprop's kernels (OpenMP; 1 when built without it). */
-void fp_set_num_threads(int n);
-int fp_get_num_threads(void);
-int fp_have_openmp(void);
 
 #ifdef __cplusplus
 }

@@ -7,7 +7,7 @@
 #define FP_PARALLEL_H
 
 #include <stdint.h>
-#include "fp_gemm.h"
+#include "fp_runtime.h"
 
 /* Work (in elements touched) below which a loop stays on one thread. */
 #define FP_PARALLEL_MIN 65536
@@ -19,10 +19,12 @@
 #define FP_OPTIM_ONE_PASS 8192
 #define FP_THREAD_SCRATCH ((size_t)3 * FP_OPTIM_ONE_PASS * sizeof(double))
 
-/* This thread's scratch buffer of FP_THREAD_SCRATCH bytes, 64-byte aligned, allocated at its
- * first call and freed when the thread exits (kept with the GEMM's packing buffers in
- * fp_gemm.c); NULL when the memory cannot be had. */
-void *fp_thread_scratch(void);
+/* This thread's scratch buffer of FP_THREAD_SCRATCH bytes (fp_runtime.h's per-thread
+ * buffers); NULL when the memory cannot be had. */
+static inline void *fp_thread_scratch(void)
+{
+    return fp_thread_buffer(FP_SLOT_SCRATCH, FP_THREAD_SCRATCH);
+}
 
 /* Inline every call in a function whose callees are in the same translation unit (the
  * exported ones too: the build passes -fno-semantic-interposition). */

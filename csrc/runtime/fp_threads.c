@@ -1,23 +1,31 @@
 /* fp_threads.c: how many threads fastprop's kernels use. One place, so that the GEMM and the
  * elementwise kernels agree; without OpenMP everything runs on one thread. */
-#include "fp_gemm.h"
 #include "fp_parallel.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-static int fp_threads = 0;   /* 0: not set yet, use OpenMP's default (the number of cores) */
+/* 0: not set yet, the number of cores at first use. Atomic: any thread may read it while
+ * another sets it, and the first readers may race to fill it in (with the same value). */
+static int fp_threads = 0;
 
 void fp_set_num_threads(int n)
 {
-    fp_threads = n < 1 ? 1 : n;
+    __atomic_store_n(&fp_threads, n < 1 ? 1 : n, __ATOMIC_RELAXED);
 }
 
 int fp_get_num_threads(void)
 {
 #ifdef _OPENMP
-    if (fp_threads == 0) fp_set_num_threads(omp_get_num_procs());
-    return fp_threads;
+    int n = __atomic_load_n(&fp_threads, __ATOMIC_RELAXED);
+    if (n == 0) {
+        int expected = 0;
+        n = omp_get_num_procs();
+        if (!__atomic_compare_exchange_n(&fp_threads, &expected, n, 0, __ATOMIC_RELAXED,
+                                         __ATOMIC_RELAXED))
+            n = expected;   /* set meanwhile by another thread */
+    }
+    return n;
 #else
     return 1;
 #endif
