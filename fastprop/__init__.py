@@ -13,12 +13,12 @@ from fastprop.gradients import GradcheckResult, gradcheck, numerical_gradient
 from fastprop.io import load, save
 from fastprop.losses import LOSSES
 from fastprop.network import Dense, Network, mlp
-from fastprop.optim import SGD, Adam
+from fastprop.optim import SGD, Adagrad, Adam, AdamW, RMSprop
 from fastprop.training import History, TrainingDivergedError, fit
 
 __version__ = "0.1.0"
 
-__all__ = ["Network", "Dense", "mlp", "SGD", "Adam", "numerical_gradient", "gradcheck",
+__all__ = ["Network", "Dense", "mlp", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "numerical_gradient", "gradcheck",
            "GradcheckResult", "fit", "History", "TrainingDivergedError", "save", "load",
            "set_num_threads", "get_num_threads", "simd_path", "ACTIVATIONS", "LOSSES",
            "__version__"]

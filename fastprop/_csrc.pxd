@@ -20,11 +20,20 @@ cdef extern from "fp_gemm.h" nogil:
     int fp_get_num_threads()
     int fp_have_openmp()
 
+cdef extern from "fp_rules.h" nogil:
+    # The codes are the order of fp_rules.h's tables; only the counts are needed here (names
+    # and facts come from the functions below, and Python's mappings from them).
+    enum:
+        FP_N_ACTIVATIONS, FP_N_LOSSES, FP_N_OPTIMIZERS, FP_MAX_OPTIM_STATE
+    const char *fp_activation_name(int code)
+    const char *fp_activation_init(int code)
+    int fp_activation_output_only(int code)
+    const char *fp_loss_name(int code)
+    const char *fp_optimizer_name(int code)
+    int fp_optimizer_n_state(int code)
+
 cdef extern from "fp_kernels.h" nogil:
     enum:
-        FP_IDENTITY, FP_SIGMOID, FP_TANH, FP_RELU, FP_LEAKY_RELU, FP_SOFTMAX
-        FP_MSE, FP_BCE, FP_CE
-        FP_SGD, FP_ADAM
         FP_MAX_LAYERS
 
     ctypedef struct fp_net:
@@ -35,8 +44,8 @@ cdef extern from "fp_kernels.h" nogil:
 
     ctypedef struct fp_optim:
         int kind
-        double lr, momentum, weight_decay, beta1, beta2, eps
-        int nesterov
+        double lr, momentum, weight_decay, beta1, beta2, eps, alpha, lr_decay
+        int nesterov, centered
         int64_t *step
 
     int64_t fp_net_n_params(const fp_net *net)

@@ -62,10 +62,24 @@ cdef _same_shape(str name, Py_ssize_t r, Py_ssize_t c, Py_ssize_t er, Py_ssize_t
 
 
 cdef _check_codes(int act, int loss):
-    if act < 0 or act > FP_SOFTMAX:
+    if act < 0 or act >= FP_N_ACTIVATIONS:
         raise ValueError(f"act: unknown activation code {act}")
-    if loss < 0 or loss > FP_CE:
+    if loss < 0 or loss >= FP_N_LOSSES:
         raise ValueError(f"loss: unknown loss code {loss}")
+
+
+def rule_tables():
+    """The tables of csrc/nn/fp_rules.h, in code order: {"activations": [(name, init,
+    output_only)], "losses": [name], "optimizers": [(name, n_state)]}. Python's name -> code
+    mappings are built from them, so C and Python cannot disagree."""
+    cdef int c
+    return {
+        "activations": [(fp_activation_name(c).decode(), fp_activation_init(c).decode(),
+                         bool(fp_activation_output_only(c))) for c in range(FP_N_ACTIVATIONS)],
+        "losses": [fp_loss_name(c).decode() for c in range(FP_N_LOSSES)],
+        "optimizers": [(fp_optimizer_name(c).decode(), fp_optimizer_n_state(c))
+                       for c in range(FP_N_OPTIMIZERS)],
+    }
 
 
 def activation_forward(int act, const floating[:, ::1] Z, floating[:, ::1] A):

@@ -1,9 +1,10 @@
-# _network.pyx: floor 2 entry points for whole networks (forward, loss, backprop, finite
-# differences, training), over typed memoryviews.
+# _network.pxi: floor 2 entry points for whole networks (forward, loss, backprop, finite
+# differences, optimizer steps, training), over typed memoryviews; part of fastprop._core.
 #
 # Design:
-# - A network is described by `sizes` (int64, n_layers + 1), `acts` (int32 codes, n_layers)
-#   and a loss code; parameters are one flat buffer in the layout of fp_kernels.h.
+# - A network is described by a NetSpec (sizes, activation codes, loss code), checked once
+#   when it is made; an optimizer's kind and hyper-parameters by an OptimSpec. Parameters are
+#   one flat buffer in the layout of fp_kernels.h.
 # - One fused type (`floating`) across all arrays of a call: a float and a double path.
 # - Every shape is checked here, once per call, before C touches memory: a wrong size raises
 #   ValueError naming the argument and both numbers. Then the C call runs without the GIL.
@@ -15,8 +16,8 @@ from libc.string cimport memcpy
 from fastprop._csrc cimport *
 
 
-cdef int N_ACTIVATIONS = 6
-cdef int N_LOSSES = 3
+import numpy as np
+
 MAX_LAYERS = FP_MAX_LAYERS
 # The most elements a parameter buffer or a workspace may have: 2^56, so that every count the
 # C code forms from them (elements, bytes, offsets) stays far inside int64. Checked here in
@@ -46,9 +47,9 @@ cdef fp_net _describe(const int64_t[::1] sizes, const int32_t[::1] acts, int los
         raise ValueError(f"sizes: expected at most {MAX_ELEMENTS:,} parameters in all, got "
                          f"about {total:.4g}")
     for l in range(L):
-        if acts[l] < 0 or acts[l] >= N_ACTIVATIONS:
+        if acts[l] < 0 or acts[l] >= FP_N_ACTIVATIONS:
             raise ValueError(f"acts: unknown activation code {acts[l]} at layer {l}")
-    if loss < 0 or loss >= N_LOSSES:
+    if loss < 0 or loss >= FP_N_LOSSES:
         raise ValueError(f"loss: unknown loss code {loss}")
     net.n_layers = <int>L
     net.sizes = &sizes[0]
@@ -57,10 +58,33 @@ cdef fp_net _describe(const int64_t[::1] sizes, const int32_t[::1] acts, int los
     return net
 
 
-def n_params(const int64_t[::1] sizes, const int32_t[::1] acts, int loss):
+cdef class NetSpec:
+    """A network's shape for the compiled passes: layer widths `sizes` (n_layers + 1),
+    activation codes `acts` (n_layers) and the loss code, checked once here. It keeps its own
+    read-only copies of the arrays, which the C description points into."""
+    cdef readonly object sizes, acts
+    cdef readonly int loss
+    cdef readonly int64_t n_params
+    cdef fp_net net
+
+    def __cinit__(self, sizes, acts, int loss):
+        self.sizes = np.array(sizes, dtype=np.int64, copy=True)
+        self.acts = np.array(acts, dtype=np.int32, copy=True)
+        self.sizes.flags.writeable = False
+        self.acts.flags.writeable = False
+        self.loss = loss
+        self.net = _describe(self.sizes, self.acts, loss)
+        self.n_params = fp_net_n_params(&self.net)
+
+    def workspace_size(self, int64_t cap):
+        """Elements of workspace needed for up to `cap` rows a call."""
+        _check_cap(&self.net, cap)
+        return fp_net_workspace_size(&self.net, cap)
+
+
+def n_params(sizes, acts, int loss):
     """Number of parameters of the network."""
-    cdef fp_net net = _describe(sizes, acts, loss)
-    return fp_net_n_params(&net)
+    return NetSpec(sizes, acts, loss).n_params
 
 
 cdef int _check_cap(fp_net *net, int64_t cap) except -1:
@@ -79,11 +103,9 @@ cdef int _check_cap(fp_net *net, int64_t cap) except -1:
     return 0
 
 
-def workspace_size(const int64_t[::1] sizes, const int32_t[::1] acts, int loss, int64_t cap):
+def workspace_size(sizes, acts, int loss, int64_t cap):
     """Elements of workspace needed for up to `cap` rows a call."""
-    cdef fp_net net = _describe(sizes, acts, loss)
-    _check_cap(&net, cap)
-    return fp_net_workspace_size(&net, cap)
+    return NetSpec(sizes, acts, loss).workspace_size(cap)
 
 
 cdef _check_len(str name, Py_ssize_t got, Py_ssize_t expected):
@@ -113,11 +135,10 @@ cdef _check_targets(fp_net *net, Py_ssize_t n, Py_ssize_t rows, Py_ssize_t cols)
         raise ValueError(f"Y: expected shape ({n}, {n_out}), got ({rows}, {cols})")
 
 
-def forward(const int64_t[::1] sizes, const int32_t[::1] acts, int loss,
-            const floating[::1] params, const floating[:, ::1] X, floating[::1] ws,
+def forward(NetSpec spec, const floating[::1] params, const floating[:, ::1] X, floating[::1] ws,
             int64_t cap, floating[:, ::1] out):
     """out = network output for X (n x n_out)."""
-    cdef fp_net net = _describe(sizes, acts, loss)
+    cdef fp_net net = spec.net
     cdef Py_ssize_t n = X.shape[0]
     _check_common(&net, params.shape[0], ws.shape[0], cap, n, X.shape[1])
     cdef int64_t n_out = net.sizes[net.n_layers]
@@ -132,11 +153,10 @@ def forward(const int64_t[::1] sizes, const int32_t[::1] acts, int loss,
         memcpy(&out[0, 0], res, n * n_out * sizeof(floating))
 
 
-def loss_value(const int64_t[::1] sizes, const int32_t[::1] acts, int loss,
-               const floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,
+def net_loss(NetSpec spec, const floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,
                floating[::1] ws, int64_t cap):
     """Mean loss on (X, Y): one forward pass."""
-    cdef fp_net net = _describe(sizes, acts, loss)
+    cdef fp_net net = spec.net
     cdef Py_ssize_t n = X.shape[0]
     _check_common(&net, params.shape[0], ws.shape[0], cap, n, X.shape[1])
     _check_targets(&net, n, Y.shape[0], Y.shape[1])
@@ -149,11 +169,10 @@ def loss_value(const int64_t[::1] sizes, const int32_t[::1] acts, int loss,
     return value
 
 
-def backprop(const int64_t[::1] sizes, const int32_t[::1] acts, int loss,
-             const floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,
+def backprop(NetSpec spec, const floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,
              floating[::1] ws, int64_t cap, floating[::1] grad):
     """Loss, with its gradient written into grad: one forward and one backward pass."""
-    cdef fp_net net = _describe(sizes, acts, loss)
+    cdef fp_net net = spec.net
     cdef Py_ssize_t n = X.shape[0]
     cdef int64_t N = _check_common(&net, params.shape[0], ws.shape[0], cap, n, X.shape[1])
     _check_targets(&net, n, Y.shape[0], Y.shape[1])
@@ -169,12 +188,11 @@ def backprop(const int64_t[::1] sizes, const int32_t[::1] acts, int loss,
     return value
 
 
-def numerical_gradient(const int64_t[::1] sizes, const int32_t[::1] acts, int loss,
-                       floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,
+def numerical_gradient(NetSpec spec, floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,
                        floating[::1] ws, int64_t cap, int scheme, double eps,
                        const int64_t[::1] idx, floating[::1] out):
     """out[j] = finite-difference derivative of the loss by params[idx[j]]."""
-    cdef fp_net net = _describe(sizes, acts, loss)
+    cdef fp_net net = spec.net
     cdef Py_ssize_t n = X.shape[0], j, k = idx.shape[0]
     cdef int64_t N = _check_common(&net, params.shape[0], ws.shape[0], cap, n, X.shape[1])
     _check_targets(&net, n, Y.shape[0], Y.shape[1])
@@ -197,57 +215,73 @@ def numerical_gradient(const int64_t[::1] sizes, const int32_t[::1] acts, int lo
                                         scheme, eps, &idx[0], k, &out[0])
 
 
-def optim_step(int kind, double lr, double momentum, bint nesterov, double weight_decay,
-               double beta1, double beta2, double eps, int64_t[::1] step,
-               floating[::1] params, const floating[::1] grad, floating[::1] state):
+cdef class OptimSpec:
+    """An optimizer's kind (a code of fp_rules.h's table) and hyper-parameters, by
+    torch.optim's names (each kind reads its own; the others keep their defaults), and the
+    one-element int64 array counting its steps, which the C updates in place."""
+    cdef fp_optim opt
+    cdef readonly object step
+    cdef readonly int n_state
+
+    def __cinit__(self, int kind, int64_t[::1] step, *, double lr=0.0, double momentum=0.0,
+                  double weight_decay=0.0, double beta1=0.0, double beta2=0.0,
+                  double eps=0.0, double alpha=0.0, double lr_decay=0.0,
+                  bint nesterov=False, bint centered=False):
+        if kind < 0 or kind >= FP_N_OPTIMIZERS:
+            raise ValueError(f"kind: expected an optimizer code from 0 to "
+                             f"{FP_N_OPTIMIZERS - 1}, got {kind}")
+        _check_len("step", step.shape[0], 1)
+        self.step = step.base if step.base is not None else step
+        self.n_state = fp_optimizer_n_state(kind)
+        self.opt.kind = kind
+        self.opt.lr = lr
+        self.opt.momentum = momentum
+        self.opt.weight_decay = weight_decay
+        self.opt.beta1 = beta1
+        self.opt.beta2 = beta2
+        self.opt.eps = eps
+        self.opt.alpha = alpha
+        self.opt.lr_decay = lr_decay
+        self.opt.nesterov = nesterov
+        self.opt.centered = centered
+        self.opt.step = &step[0]
+
+
+cdef _check_state(OptimSpec opt, Py_ssize_t got, Py_ssize_t N):
+    if got < opt.n_state * N:
+        raise ValueError(f"state: expected at least {opt.n_state * N} elements "
+                         f"({opt.n_state} buffers of {N}), got {got}")
+
+
+def optim_step(OptimSpec opt, floating[::1] params, const floating[::1] grad,
+               floating[::1] state):
     """One optimizer update of params in place (torch.optim semantics). Returns False, having
     written nothing, when the update would make a parameter or state value non-finite."""
     cdef Py_ssize_t N = params.shape[0]
-    cdef fp_optim opt = _optim(kind, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, step)
     _check_len("grad", grad.shape[0], N)
-    _check_len("state", state.shape[0], 2 * N)
+    _check_state(opt, state.shape[0], N)
     if N == 0:
         return True
     cdef int refused
+    cdef fp_optim *o = &opt.opt
     with nogil:
         if floating is double:
-            refused = fp_d_optim_step(&opt, N, &params[0], &grad[0], &state[0])
+            refused = fp_d_optim_step(o, N, &params[0], &grad[0], &state[0])
         else:
-            refused = fp_s_optim_step(&opt, N, &params[0], &grad[0], &state[0])
+            refused = fp_s_optim_step(o, N, &params[0], &grad[0], &state[0])
     return refused == 0
 
 
-cdef fp_optim _optim(int kind, double lr, double momentum, bint nesterov, double weight_decay,
-                     double beta1, double beta2, double eps, int64_t[::1] step) except *:
-    cdef fp_optim opt
-    if kind != FP_SGD and kind != FP_ADAM:
-        raise ValueError(f"kind: expected {FP_SGD} (SGD) or {FP_ADAM} (Adam), got {kind}")
-    _check_len("step", step.shape[0], 1)
-    opt.kind = kind
-    opt.lr = lr
-    opt.momentum = momentum
-    opt.nesterov = nesterov
-    opt.weight_decay = weight_decay
-    opt.beta1 = beta1
-    opt.beta2 = beta2
-    opt.eps = eps
-    opt.step = &step[0]
-    return opt
-
-
-def train(const int64_t[::1] sizes, const int32_t[::1] acts, int loss,
-          floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,
-          int64_t batch, int64_t epochs, bint shuffle, uint64_t[::1] rng, int64_t[::1] perm,
-          int kind, double lr, double momentum, bint nesterov, double weight_decay,
-          double beta1, double beta2, double eps, int64_t[::1] step, floating[::1] state,
-          floating[::1] ws, int64_t cap, floating[::1] grad, floating[::1] gather,
+def train(NetSpec spec, OptimSpec opt, floating[::1] params, const floating[:, ::1] X,
+          const floating[:, ::1] Y, int64_t batch, int64_t epochs, bint shuffle,
+          uint64_t[::1] rng, int64_t[::1] perm, floating[::1] state, floating[::1] ws, int64_t cap, floating[::1] grad, floating[::1] gather,
           double[::1] epoch_loss, const floating[:, ::1] Xv, const floating[:, ::1] Yv,
           double[::1] val_loss):
     """Runs `epochs` epochs of mini-batch training in one compiled loop.
 
     Returns the number of epochs completed; a negative value -(1 + e) means that a step of
     epoch e met a non-finite loss or gradient and stopped before its update."""
-    cdef fp_net net = _describe(sizes, acts, loss)
+    cdef fp_net net = spec.net
     cdef Py_ssize_t n = X.shape[0], n_val = Xv.shape[0]
     if batch < 1:
         raise ValueError(f"batch_size: expected a positive integer, got {batch}")
@@ -257,9 +291,8 @@ def train(const int64_t[::1] sizes, const int32_t[::1] acts, int loss,
                                    min(n, batch), X.shape[1])
     _check_targets(&net, n, Y.shape[0], Y.shape[1])
     cdef int64_t n_in = net.sizes[0], n_out = net.sizes[net.n_layers]
-    cdef fp_optim opt = _optim(kind, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, step)
     _check_len("grad", grad.shape[0], N)
-    _check_len("state", state.shape[0], 2 * N)
+    _check_state(opt, state.shape[0], N)
     _check_len("rng", rng.shape[0], 4)
     _check_len("perm", perm.shape[0], n)
     if gather.shape[0] < batch * (n_in + n_out):
@@ -289,22 +322,21 @@ def train(const int64_t[::1] sizes, const int32_t[::1] acts, int loss,
     with nogil:
         if floating is double:
             done = fp_d_net_train(&net, &params[0], n, &X[0, 0], &Y[0, 0], batch, epochs,
-                                  shuffle, &rng[0], &perm[0], &opt, &state[0], &ws[0], cap,
+                                  shuffle, &rng[0], &perm[0], &opt.opt, &state[0], &ws[0], cap,
                                   &grad[0], &gather[0], &epoch_loss[0], n_val, xv, yv, vl)
         else:
             done = fp_s_net_train(&net, &params[0], n, &X[0, 0], &Y[0, 0], batch, epochs,
-                                  shuffle, &rng[0], &perm[0], &opt, &state[0], &ws[0], cap,
+                                  shuffle, &rng[0], &perm[0], &opt.opt, &state[0], &ws[0], cap,
                                   &grad[0], &gather[0], &epoch_loss[0], n_val, xv, yv, vl)
     return done
 
 
-def repeat_passes(const int64_t[::1] sizes, const int32_t[::1] acts, int loss,
-                  const floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,
+def repeat_passes(NetSpec spec, const floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,
                   floating[::1] ws, int64_t cap, floating[::1] grad, bint backward,
                   int64_t reps):
     """Runs the loss (backward=False) or backprop (backward=True) `reps` times in one compiled
     loop, for timing passes shorter than a Python call. Returns the last loss."""
-    cdef fp_net net = _describe(sizes, acts, loss)
+    cdef fp_net net = spec.net
     cdef Py_ssize_t n = X.shape[0]
     cdef int64_t N = _check_common(&net, params.shape[0], ws.shape[0], cap, n, X.shape[1])
     cdef int64_t r

@@ -1,7 +1,9 @@
-"""Activations by name: the table that maps each name to its compiled kernel and its
-weight initialisation. The functions and their derivatives sit side by side in
-csrc/fp_activation.inc; this file only names them and says where each may be used."""
+"""Activations by name. The list is the C table (csrc/nn/fp_rules.h, FP_ACTIVATIONS), where
+each activation's forward rule sits beside its derivative (csrc/nn/fp_activation.inc); this
+module only names them, from that table, so that C and Python cannot disagree."""
 from dataclasses import dataclass
+
+from fastprop import _core
 
 __all__ = ["Activation", "ACTIVATIONS", "get_activation"]
 
@@ -9,19 +11,13 @@ __all__ = ["Activation", "ACTIVATIONS", "get_activation"]
 @dataclass(frozen=True)
 class Activation:
     name: str           # canonical name
-    code: int           # enum fp_activation in csrc/fp_kernels.h
+    code: int           # its place in the C table (enum fp_activation)
     init: str           # "glorot" (Xavier uniform) or "he" (Kaiming uniform, fan-in)
     output_only: bool   # softmax couples a row: it is an output activation only
 
 
-ACTIVATIONS = {
-    "identity": Activation("identity", 0, "glorot", False),
-    "sigmoid": Activation("sigmoid", 1, "glorot", False),
-    "tanh": Activation("tanh", 2, "glorot", False),
-    "relu": Activation("relu", 3, "he", False),
-    "leaky_relu": Activation("leaky_relu", 4, "he", False),
-    "softmax": Activation("softmax", 5, "glorot", True),
-}
+ACTIVATIONS = {name: Activation(name, code, init, output_only) for code, (name, init, output_only)
+               in enumerate(_core.rule_tables()["activations"])}
 ALIASES = {"linear": "identity"}
 
 

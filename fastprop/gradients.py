@@ -74,8 +74,8 @@ def numerical_gradient(net, X, y, eps=None, scheme="forward", indices=None):
     out = np.empty(idx.shape[0], dtype=net.dtype)
     with net._lock:       # perturbs net.params in place: no other call may see them meanwhile
         ws = net._workspace(Xc.shape[0])
-        _core.numerical_gradient(*net._code(), net.params, Xc, Y, ws, net._cap, code, eps,
-                                    idx, out)
+        _core.numerical_gradient(net._spec, net.params, Xc, Y, ws, net._cap, code, eps, idx,
+                                 out)
     return out
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fastprop import _core
 from fastprop._validation import as_dtype_finite, as_numeric_array, check_finite
 
 __all__ = ["Loss", "LOSSES", "get_loss", "prepare_targets"]
@@ -14,16 +15,15 @@ __all__ = ["Loss", "LOSSES", "get_loss", "prepare_targets"]
 @dataclass(frozen=True)
 class Loss:
     name: str
-    code: int               # enum fp_loss_kind in csrc/fp_kernels.h
+    code: int               # its place in the C table (csrc/nn/fp_rules.h, FP_LOSSES)
     outputs: tuple          # output activations it accepts (None: any)
 
 
-LOSSES = {
-    "mse": Loss("mse", 0, None),
-    # Probabilities in (0, 1) are needed: a sigmoid (from logits, stable) or a softmax.
-    "binary_cross_entropy": Loss("binary_cross_entropy", 1, ("sigmoid", "softmax")),
-    "cross_entropy": Loss("cross_entropy", 2, ("softmax",)),
-}
+# The output activations each loss needs, where it needs some: binary cross-entropy takes
+# probabilities in (0, 1), from a sigmoid (from logits, stable) or a softmax.
+_OUTPUTS = {"binary_cross_entropy": ("sigmoid", "softmax"), "cross_entropy": ("softmax",)}
+LOSSES = {name: Loss(name, code, _OUTPUTS.get(name))
+          for code, name in enumerate(_core.rule_tables()["losses"])}
 ALIASES = {"bce": "binary_cross_entropy", "ce": "cross_entropy"}
 
 

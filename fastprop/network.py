@@ -161,15 +161,19 @@ class Network:
         self._dtype = resolve_dtype(dtype)
         self._layers = tuple(Dense(l.n_in, l.n_out, l.activation) for l in layers)
         self._sizes = np.array([layers[0].n_in] + [l.n_out for l in layers], dtype=np.int64)
-        self._acts = np.array([get_activation(l.activation).code for l in layers], dtype=np.int32)
-        n_params = _core.n_params(self._sizes, self._acts, self._loss.code)   # the C layout's count
-        self._params = np.zeros(n_params, dtype=self.dtype)
+        self._spec = self._make_spec()
+        self._params = np.zeros(self._spec.n_params, dtype=self.dtype)   # the C layout's count
         self._bind_views()
         self._init_weights(_rng(seed))
         self._ws, self._cap = None, 0
         self._lock = threading.RLock()   # one compiled call at a time (see the module doc)
         self._buffer_allocations = 0     # counted so that tests can prove the reuse
         self._grad, self._gather = None, None
+
+    def _make_spec(self):
+        """The compiled floor's description of this network (shapes, codes), checked there."""
+        acts = [get_activation(l.activation).code for l in self._layers]
+        return _core.NetSpec(self._sizes, acts, self._loss.code)
 
     def _bind_views(self):
         offset = 0
@@ -220,7 +224,7 @@ class Network:
         loss; not the lock, nor the workspaces (rebuilt on demand), nor the layer objects (the
         copy gets its own, viewing its own parameters)."""
         state = self.__dict__.copy()
-        for key in ("_lock", "_ws", "_grad", "_gather"):
+        for key in ("_lock", "_ws", "_grad", "_gather", "_spec"):
             state.pop(key, None)
         state["_layers"] = [(l.n_in, l.n_out, l.activation) for l in self._layers]
         return state
@@ -228,6 +232,7 @@ class Network:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._layers = tuple(Dense(*spec) for spec in state["_layers"])
+        self._spec = self._make_spec()
         self._lock = threading.RLock()
         self._ws, self._cap, self._grad, self._gather = None, 0, None, None
         self._bind_views()
@@ -269,7 +274,7 @@ class Network:
     def _workspace(self, rows):
         """The workspace for `rows` rows a call: allocated when a call needs more, else reused."""
         if rows > self._cap:
-            size = _core.workspace_size(self._sizes, self._acts, self._loss.code, rows)
+            size = self._spec.workspace_size(rows)
             self._ws, self._cap = np.empty(size, dtype=self.dtype), rows
             self._buffer_allocations += 1
         return self._ws
@@ -304,9 +309,6 @@ class Network:
                              f"read-only (net.params.flags.writeable is False); set it back "
                              f"to True first")
 
-    def _code(self):
-        return self._sizes, self._acts, self._loss.code
-
     def predict(self, X):
         """Output activations for X (n, n_in): shape (n, n_out)."""
         Xc = self._features(X)
@@ -314,7 +316,7 @@ class Network:
         with self._lock:
             cap_before = self._cap
             ws = self._workspace(Xc.shape[0])
-            _core.forward(*self._code(), self._params, Xc, ws, self._cap, out)
+            _core.forward(self._spec, self._params, Xc, ws, self._cap, out)
             self._drop_large_workspace(cap_before)
         return out
 
@@ -324,7 +326,7 @@ class Network:
         with self._lock:
             cap_before = self._cap
             ws = self._workspace(Xc.shape[0])
-            value = _core.loss_value(*self._code(), self._params, Xc, Y, ws, self._cap)
+            value = _core.net_loss(self._spec, self._params, Xc, Y, ws, self._cap)
             self._drop_large_workspace(cap_before)
             return float(value)
 
@@ -334,7 +336,7 @@ class Network:
         grad = np.empty_like(self._params)
         with self._lock:
             ws = self._workspace(Xc.shape[0])
-            loss = _core.backprop(*self._code(), self._params, Xc, Y, ws, self._cap, grad)
+            loss = _core.backprop(self._spec, self._params, Xc, Y, ws, self._cap, grad)
         return float(loss), grad
 
     def _repeat_passes(self, X, Y, grad, backward, reps):
@@ -343,7 +345,7 @@ class Network:
         X and Y come from _inputs. Returns the last loss."""
         with self._lock:
             ws = self._workspace(X.shape[0])
-            return _core.repeat_passes(*self._code(), self._params, X, Y, ws, self._cap,
+            return _core.repeat_passes(self._spec, self._params, X, Y, ws, self._cap,
                                           grad, backward, reps)
 
     def fit(self, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,

@@ -57,7 +57,8 @@ def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,
     if optimizer is None:
         optimizer = SGD()
     if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer: expected fastprop.SGD or fastprop.Adam, got "
+        raise TypeError(f"optimizer: expected a fastprop optimizer (SGD, Adam, AdamW, RMSprop, "
+                        f"Adagrad), got "
                         f"{type(optimizer).__name__}")
     optimizer._check_net(net)
     opt_args = optimizer._args()
@@ -94,6 +95,7 @@ def _train(net, Xc, Y, Xv, Yv, batch, epochs, shuffle, rng_state, optimizer, opt
     n = Xc.shape[0]
     ws, grad, gather = net._train_buffers(batch)   # first: a MemoryError leaves opt unbound
     state = optimizer._bind(net)
+    opt_spec = optimizer._spec(opt_args)
     perm = np.arange(n, dtype=np.int64)
     epoch_loss = np.zeros(max(min(epochs, MAX_EPOCHS_A_CALL), 1))
     val_loss = np.zeros_like(epoch_loss)
@@ -111,9 +113,9 @@ def _train(net, Xc, Y, Xv, Yv, batch, epochs, shuffle, rng_state, optimizer, opt
     while done < epochs:
         k = min(chunk, epochs - done, MAX_EPOCHS_A_CALL)
         t0 = time.perf_counter()
-        ran = _core.train(*net._code(), net.params, Xc, Y, batch, k, bool(shuffle),
-                             rng_state, perm, *opt_args, optimizer._step, state,
-                             ws, net._cap, grad, gather, epoch_loss, Xv, Yv, val_loss)
+        ran = _core.train(net._spec, opt_spec, net.params, Xc, Y, batch, k, bool(shuffle),
+                          rng_state, perm, state, ws, net._cap, grad, gather, epoch_loss, Xv, Yv,
+                          val_loss)
         completed = ran if ran >= 0 else -ran - 1
         history.loss.extend(epoch_loss[:completed].tolist())
         if Xv.shape[0]:

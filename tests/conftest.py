@@ -4,6 +4,8 @@ DESIGN.md without looking at the kernels. It must not import anything of fastpro
 floors: tests compare the package against it, so it has to stay independent."""
 import types
 
+import math
+
 import numpy as np
 import pytest
 
@@ -71,6 +73,44 @@ def act_forward(name, Z):
     if name == "softmax":
         e = np.exp(Z - Z.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
+    z = Z.astype(np.float64)          # the wave-2 activations, in float64 from their formulas
+    if name == "gelu":
+        out = 0.5 * z * (1 + _erf(z / np.sqrt(2)))
+    elif name == "gelu_tanh":
+        # z/2 (1 + tanh u) = z sigmoid(2u): the same function, without 1 + tanh's cancellation
+        with np.errstate(over="ignore"):     # exp -> inf below z = -20: the limit 0, right
+            out = z / (1 + np.exp(-2 * np.sqrt(2 / np.pi) * (z + 0.044715 * z ** 3)))
+    elif name == "silu":
+        out = z * act_forward("sigmoid", z)
+    elif name == "elu":
+        out = np.where(z > 0, z, np.expm1(np.minimum(z, 0)))
+    elif name == "softplus":
+        out = np.where(z > 20, z, np.log1p(np.exp(np.minimum(z, 20))))
+    else:
+        raise KeyError(name)
+    return out.astype(Z.dtype)
+
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _act_derivative(name, z):
+    """f'(z) of the wave-2 activations, in float64 from their formulas."""
+    if name == "gelu":
+        return 0.5 * (1 + _erf(z / np.sqrt(2))) + z * np.exp(-z * z / 2) / np.sqrt(2 * np.pi)
+    if name == "gelu_tanh":
+        k = np.sqrt(2 / np.pi)
+        with np.errstate(over="ignore"):
+            s = 1 / (1 + np.exp(-2 * k * (z + 0.044715 * z ** 3)))     # (1 + tanh u) / 2
+        return s + 2 * z * s * (1 - s) * k * (1 + 3 * 0.044715 * z * z)
+    if name == "silu":
+        s = act_forward("sigmoid", z)
+        return s * (1 + z * (1 - s))
+    if name == "elu":
+        return np.where(z > 0, 1.0, np.exp(np.minimum(z, 0)))
+    if name == "softplus":
+        e = np.exp(np.minimum(z, 20))
+        return np.where(z > 20, 1.0, e / (e + 1))
     raise KeyError(name)
 
 
@@ -94,7 +134,7 @@ def act_backward(name, Z, A, dA):
             J = np.diag(a) - np.outer(a, a)
             out[r] = J.T @ dA[r]
         return out
-    raise KeyError(name)
+    return (dA.astype(np.float64) * _act_derivative(name, Z.astype(np.float64))).astype(dA.dtype)
 
 
 def softplus(z):

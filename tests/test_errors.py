@@ -205,9 +205,9 @@ def test_unknown_activation_is_refused_at_construction():
     with pytest.raises(ValueError, match=r"activation: unknown activation 'swish'"):
         fp.Dense(2, 3, "swish")
     with pytest.raises(ValueError, match="hidden"):
-        fp.mlp([2, 3, 1], hidden="gelu")
+        fp.mlp([2, 3, 1], hidden="mish")
     with pytest.raises(ValueError, match="output"):
-        fp.mlp([2, 3, 1], output="gelu")
+        fp.mlp([2, 3, 1], output="mish")
     with pytest.raises(TypeError, match="activation"):
         fp.Dense(2, 3, 3)
 

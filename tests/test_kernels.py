@@ -466,6 +466,7 @@ def test_all_finite_agrees_with_numpy_wherever_the_bad_value_is(dtype, n):
 # ---- the AVX2 copies of the elementwise passes give the baseline's bits ---------------------
 _ISA_SCRIPT = r"""
 import sys, numpy as np
+import fastprop as fp
 from fastprop import _kernels, _core
 rng = np.random.default_rng(11)
 out = []
@@ -473,18 +474,20 @@ for dt in (np.float32, np.float64):
     Z = (4 * rng.standard_normal((300, 301))).astype(dt)       # 90300 elements: threaded path
     Z[0, :5] = [0, -0.0, 800, -800, 1e-30]
     dA = rng.standard_normal(Z.shape).astype(dt)
-    for act in (1, 2, 3, 4, 5):
+    for act in range(1, len(fp.ACTIVATIONS)):
         A = np.empty_like(Z); dZ = np.empty_like(Z)
         _kernels.activation_forward(act, Z, A)
         _kernels.activation_backward(act, Z, A, dA, dZ)
         out += [A, dZ]
     N = 100003
-    for args in ((0, 0.1, 0.0, False, 0.0, 0, 0, 0), (0, 0.1, 0.9, True, 1e-3, 0, 0, 0),
-                 (1, 1e-3, 0.0, False, 1e-2, 0.9, 0.999, 1e-8)):
+    for opt in (fp.SGD(lr=0.1), fp.SGD(lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+                fp.Adam(lr=1e-3, weight_decay=1e-2), fp.AdamW(lr=1e-3),
+                fp.RMSprop(momentum=0.9, centered=True, weight_decay=1e-3),
+                fp.Adagrad(lr_decay=0.01, weight_decay=1e-3, initial_accumulator_value=0.1)):
         p = rng.standard_normal(N).astype(dt); g = rng.standard_normal(N).astype(dt)
-        state = np.zeros(2 * N, dt); step = np.zeros(1, np.int64)
+        state = opt._initial_state(3, N, dt)
         for _ in range(3):
-            assert _core.optim_step(*args, step, p, g, state)
+            assert _core.optim_step(opt._spec(opt._args()), p, g, state)
         out += [p, state]
 np.save(sys.argv[1], np.concatenate([o.ravel().view(np.uint8) for o in out]))
 print(_kernels.simd_path())

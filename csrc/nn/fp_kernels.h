@@ -7,15 +7,11 @@
 
 #include <stdint.h>
 #include "fp_gemm.h"
+#include "fp_rules.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-enum fp_activation { FP_IDENTITY = 0, FP_SIGMOID = 1, FP_TANH = 2, FP_RELU = 3,
-                     FP_LEAKY_RELU = 4, FP_SOFTMAX = 5 };
-enum fp_loss_kind { FP_MSE = 0, FP_BCE = 1, FP_CE = 2 };
-enum fp_optimizer_kind { FP_SGD = 0, FP_ADAM = 1 };
 
 #define FP_LEAKY_SLOPE 0.01
 #define FP_MAX_LAYERS 128   /* floor 2 refuses deeper networks */
@@ -39,13 +35,15 @@ int64_t fp_net_workspace_size(const fp_net *net, int64_t cap);
  * returns its size. */
 int64_t fp_net_layout(const fp_net *net, int64_t cap, int64_t *z, int64_t *a, int64_t d[2]);
 
-/* Optimizer hyper-parameters and state, torch.optim semantics. `state` holds 2*N values
- * (SGD: momentum buffer in the first N; Adam: exp_avg then exp_avg_sq); *step counts the
- * updates done (SGD uses step == 0 to initialise its momentum buffer, as torch does). */
+/* Optimizer hyper-parameters, torch.optim's names and semantics (each kind reads its own;
+ * fp_optim.inc). `state` holds fp_optimizer_n_state(kind) * N values, buffer k at k * N
+ * (SGD: momentum; Adam, AdamW: exp_avg, exp_avg_sq; RMSprop: square_avg, momentum_buffer,
+ * grad_avg; Adagrad: sum); *step counts the updates done (SGD uses step == 0 to initialise
+ * its momentum buffer, as torch does). */
 typedef struct {
     int kind;
-    double lr, momentum, weight_decay, beta1, beta2, eps;
-    int nesterov;
+    double lr, momentum, weight_decay, beta1, beta2, eps, alpha, lr_decay;
+    int nesterov, centered;
     int64_t *step;
 } fp_optim;
 

@@ -10,6 +10,9 @@
 #undef FPM_EXP_NONPOS
 #undef FPM_EXPM1_NONPOS
 #undef FPM_COPYSIGN
+#undef FPM_ERF
+#undef FPM_EXP
+#undef FPM_LOG1P
 #undef FP_UTYPE
 #undef FP_EXP_MASK
 #undef FP_EXP_ONE
@@ -19,6 +22,9 @@
 #define FPM_EXP_NONPOS fp_exp_nonpos_d   /* fp_exp.h: exp of x <= 0, vectorisable */
 #define FPM_EXPM1_NONPOS fp_expm1_nonpos_d
 #define FPM_COPYSIGN copysign
+#define FPM_ERF erf
+#define FPM_EXP exp
+#define FPM_LOG1P log1p
 #define FPM_SQRT sqrt
 #define FPM_FABS fabs
 #define FP_GEMM fp_dgemm
@@ -31,6 +37,9 @@
 #define FPM_EXP_NONPOS fp_exp_nonpos_s   /* fp_exp.h: vectorisable */
 #define FPM_EXPM1_NONPOS fp_expm1_nonpos_s
 #define FPM_COPYSIGN copysignf
+#define FPM_ERF erff
+#define FPM_EXP expf
+#define FPM_LOG1P log1pf
 #define FPM_SQRT sqrtf
 #define FPM_FABS fabsf
 #define FP_GEMM fp_sgemm

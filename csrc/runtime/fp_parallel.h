@@ -13,11 +13,12 @@
 #define FP_PARALLEL_MIN 65536
 
 /* Optimizer buffers of at most this many parameters are updated in one pass (fp_optim.inc),
- * their old values kept in the thread's scratch buffer: up to 3 arrays (Adam), in L2. The
- * scratch buffer also holds the padded copies of the per-sample path (fp_tiny.inc: 4 arrays,
- * within the same size; that path runs the optimizer's dry and write passes itself). */
+ * their old values kept in the thread's scratch buffer: the parameters and up to 3 state
+ * arrays (RMSprop), in L2. The scratch buffer also holds the padded copies of the per-sample
+ * path (fp_tiny.inc: parameters, gradient and state, within the same size; that path runs
+ * the optimizer's dry and write passes itself). */
 #define FP_OPTIM_ONE_PASS 8192
-#define FP_THREAD_SCRATCH ((size_t)3 * FP_OPTIM_ONE_PASS * sizeof(double))
+#define FP_THREAD_SCRATCH ((size_t)4 * FP_OPTIM_ONE_PASS * sizeof(double))
 
 /* This thread's scratch buffer of FP_THREAD_SCRATCH bytes (fp_runtime.h's per-thread
  * buffers); NULL when the memory cannot be had. */
