@@ -40,7 +40,7 @@ import time
 
 import numpy as np
 
-from fastprop.cli import CommandError, int_option
+from fastprop._cli_util import CommandError, int_option
 
 DEFAULT_SIZES = "2-3-1,4-16-1,16-64-4,64-128-10,256-256-10,784-256-10,1024-1024-10"
 DATA_SEED = 0      # the batch X, y

@@ -6,6 +6,8 @@ import sys
 
 import numpy as np
 
+from fastprop._cli_util import CommandError
+
 
 def info(args):
     import fastprop
@@ -24,38 +26,11 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="version, dtypes, SIMD path, threads, build flags")
     p.set_defaults(func=info)
-    try:
-        from fastprop import bench
-        bench.add_parser(sub)
-    except ImportError:
-        pass
-    try:
-        from fastprop import demo
-        demo.add_parser(sub)
-    except ImportError:
-        pass
+    # cli imports its subcommands, never the reverse (their shared names: _cli_util)
+    from fastprop import bench, demo
+    bench.add_parser(sub)
+    demo.add_parser(sub)
     return parser
-
-
-def int_option(minimum, expected):
-    """An argparse type: an integer of at least `minimum`; `expected` names it in the error
-    ("a positive integer")."""
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
-        return value
-    return parse
-
-
-class CommandError(Exception):
-    """Options that parse but describe something the command cannot do (a network too deep
-    or too large for memory): `main` prints the message and exits with status 2, as argparse
-    does for a malformed option. Only commands raise it, for what they checked: any other
-    exception keeps its traceback."""
 
 
 def main(argv=None):

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from fastprop.cli import int_option
+from fastprop._cli_util import int_option
 
 
 def _epochs_to_show(epochs, count=8):
