@@ -562,14 +562,10 @@ def _minibatch(th, threads, quick, torch, log, *, name, sizes, hidden, output, l
         net = fp.mlp(sizes, hidden=hidden, output=output, loss=loss, dtype="float32", seed=seed)
         opt = fp.SGD(lr=lr)
 
-        # Each sample starts with `warm_steps` untimed steps of its own: the contenders share
-        # the process, and the one before leaves the caches full of its data and, with two
-        # threads, its thread pool spinning on the cores or its own pool asleep (measured:
-        # fastprop's 2-thread step 1.02 ms back to back, 1.5-2.3 ms right after numpy's
-        # steps); after the pause between samples the cores are cold too. One untimed step
-        # was not enough for steps of a millisecond or two: mnist at 2 threads measured
-        # fastprop 1.22, numpy 1.47 ms with one, 1.04 and 1.33-1.41 ms with a whole untimed
-        # sample (20 steps) first. The timed steps are then each library's steady state.
+        # Each sample starts with `warm_steps` untimed steps of its own: the contender before
+        # it leaves the caches full of its data and, with two threads, its thread pool
+        # spinning or this one's asleep, so the timed steps are each library's steady state
+        # (measurements: docs/tuning.md, "untimed steps before each sample").
         def fp_sample():
             net.fit(X[:warm], y[:warm], epochs=1, batch_size=batch, optimizer=opt,
                     shuffle=False)

@@ -12,11 +12,10 @@ How each timing is taken (the JSON says it again, row by row):
   burst of load on a shared machine falls on all of them alike and no timing always follows
   the same one; the median is used. Every timed call follows untimed forward passes of its
   own library lasting half the target (10 ms by default): the timing before it leaves the
-  machine in another library's state. (With a fixed order and no such passes, fastprop's
-  short forward call right after torch's timings read slow: 1024-1024-10's FD/fwd read 0.92 N
-  in three runs, 1.04 N without torch.) Ratios (bp/fwd, FD/fwd, FD/bp) are paired: the median
-  over rounds of the ratio of two timings taken in the same round. FD/(N+1) (FD/2N, central)
-  is FD/fwd over the passes the FD loop makes: 1 when a perturbed pass costs a forward pass.
+  machine in another library's state (measurements: docs/tuning.md). Ratios (bp/fwd, FD/fwd,
+  FD/bp) are paired: the median over rounds of the ratio of two timings taken in the same
+  round. FD/(N+1) (FD/2N, central) is FD/fwd over the passes the FD loop makes: 1 when a
+  perturbed pass costs a forward pass.
 - FD: `numerical_gradient` over an index list of m perturbations in one compiled call (forward
   scheme: 1 base pass + m passes; central: 2m passes). The list is all N indices repeated, or,
   where the full loop would exceed the FD budget, a fixed random sample of k indices (seed
