@@ -3,19 +3,19 @@ pass (the loss), backprop (loss and whole gradient) and the finite-difference gr
 compiled loops, and prints what each costs in forward passes: backprop about 2, FD N+1.
 
 How each timing is taken (the JSON says it again, row by row):
-- forward, backprop: `_network.repeat_passes` runs `reps` passes in one compiled nogil call;
-  reps is calibrated so one call lasts >= the target (20 ms; 5 ms with --quick); the time of
-  a pass is the call's time / reps. The calibration's last call (at the chosen reps, not
-  timed) is the warm-up (for FD: the call whose result is compared with backprop); then
-  `repeats` calls, interleaved round-robin with the row's other timings (forward, backprop,
-  FD, torch forward, torch backprop), in a new order each round (a seeded shuffle), so that a
-  burst of load on a shared machine falls on all of them alike and no timing always follows
-  the same one; the median is used. Every timed call follows untimed forward passes of its
-  own library lasting half the target (10 ms by default): the timing before it leaves the
-  machine in another library's state (measurements: docs/tuning.md). Ratios (bp/fwd, FD/fwd,
-  FD/bp) are paired: the median over rounds of the ratio of two timings taken in the same
-  round. FD/(N+1) (FD/2N, central) is FD/fwd over the passes the FD loop makes: 1 when a
-  perturbed pass costs a forward pass.
+- forward, backprop: `fastprop.timing.PassLoop` (`_network.repeat_passes`) runs `reps`
+  passes in one compiled nogil call; reps is calibrated so one call lasts >= the target
+  (20 ms; 5 ms with --quick); the time of a pass is the call's time / reps. The calibration's
+  last call (at the chosen reps, not timed) is the warm-up (for FD: the call whose result is
+  compared with backprop); then `repeats` calls, interleaved round-robin with the row's other
+  timings (forward, backprop, FD, torch forward, torch backprop), in a new order each round
+  (a seeded shuffle), so that a burst of load on a shared machine falls on all of them alike
+  and no timing always follows the same one; the median is used. Every timed call follows
+  untimed forward passes of its own library lasting half the target (10 ms by default): the
+  timing before it leaves the machine in another library's state (measurements:
+  docs/tuning.md). Ratios (bp/fwd, FD/fwd, FD/bp) are paired: the median over rounds of the
+  ratio of two timings taken in the same round. FD/(N+1) (FD/2N, central) is FD/fwd over the
+  passes the FD loop makes: 1 when a perturbed pass costs a forward pass.
 - FD: `numerical_gradient` over an index list of m perturbations in one compiled call (forward
   scheme: 1 base pass + m passes; central: 2m passes). The list is all N indices repeated, or,
   where the full loop would exceed the FD budget, a fixed random sample of k indices (seed
@@ -31,7 +31,6 @@ import datetime
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -39,7 +38,9 @@ import time
 
 import numpy as np
 
+from fastprop import timing
 from fastprop._cli_util import CommandError, int_option
+from fastprop.timing import PassLoop, Timing, TorchMLP, interleave, paired_ratio
 
 DEFAULT_SIZES = "2-3-1,4-16-1,16-64-4,64-128-10,256-256-10,784-256-10,1024-1024-10"
 DATA_SEED = 0      # the batch X, y
@@ -95,81 +96,22 @@ def make_batch(net, batch):
 
 
 # ---- timing ------------------------------------------------------------------------------
-class Timing:
-    """One thing to time: call(reps) runs `reps` of it; calibrated, warmed up, then timed
-    `repeats` times, interleaved with the network's other timings (round-robin), so that a
-    burst of load on a shared machine falls on all of them alike rather than on one."""
-
-    def __init__(self, name, call, how, compiled):
-        self.name, self.call, self.how, self.compiled = name, call, how, compiled
-        self.reps, self.calls, self.warm = 1, [], False
-        self.refill = None   # untimed passes before each timed call (see the docstring)
-
-    def calibrate(self, target):
-        """The smallest reps (grown geometrically) for which one call lasts >= target seconds;
-        the first call is the warm-up. Returns the time of one rep in the last call."""
-        reps = 1
-        while True:
-            t0 = time.perf_counter()
-            self.call(reps)
-            elapsed = time.perf_counter() - t0
-            if elapsed >= target:
-                self.reps, self.warm = reps, True   # that call, untimed, was the warm-up
-                return elapsed / reps
-            grow = target / elapsed * 1.25 if elapsed > 0 else 1000.0
-            reps = max(reps + 1, int(math.ceil(reps * min(grow, 1000.0))))
-
-    def once(self):
-        if self.refill is not None:
-            self.refill()
-        t0 = time.perf_counter()
-        self.call(self.reps)
-        self.calls.append(time.perf_counter() - t0)
-
-    def record(self):
-        per = [t / self.reps for t in self.calls]
-        return {"median_s": statistics.median(per), "min_s": min(per), "per_pass_s": per,
-                "call_s": list(self.calls), "reps": self.reps, "compiled_loop": self.compiled,
-                "how": self.how}
+ORDER_SEED = 4321  # the order of the timings in each round
 
 
 def set_refill(timings, forward, t_forward, target, whose):
     """Before each timed call of `timings`: forward(r) untimed, r passes lasting target / 2."""
     r = max(1, int(math.ceil(target / 2 / max(t_forward, 1e-9))))
     for t in timings:
-        t.refill = lambda: forward(r)
-        t.how += f"; each timed call after {r} untimed forward passes of {whose}"
-
-
-ORDER_SEED = 4321  # the order of the timings in each round
-
-
-def run_round_robin(timings, repeats):
-    """`repeats` rounds of one timed call of each timing, in a new seeded random order each
-    round (a rotation would keep every timing behind the same one)."""
-    import random
-    order_rng = random.Random(ORDER_SEED)
-    for t in timings:
-        if not t.warm:
-            t.call(t.reps)   # warm-up at the calibrated size
-    for _ in range(repeats):
-        order = list(timings)
-        order_rng.shuffle(order)
-        for t in order:
-            t.once()
+        t.set_refill(lambda: forward(r), f"{r} untimed forward passes of {whose}")
 
 
 def fastprop_timings(net, X, y):
     """Forward (loss) and backprop, `reps` passes in one compiled nogil call."""
-    Xc, Y = net._inputs(X, y)
-    grad = np.empty_like(net.params)
-    timings = []
-    for name, backward in (("forward", False), ("backprop", True)):
-        def call(reps, backward=backward):
-            net._repeat_passes(Xc, Y, grad, backward, reps)
-        timings.append(Timing(name, call, f"_network.repeat_passes(backward={backward}): reps "
-                              f"passes in one compiled nogil call; per pass = call / reps", True))
-    return timings
+    return [Timing(name, PassLoop(net, X, y, backward),
+                   f"_network.repeat_passes(backward={backward}): reps passes in one compiled "
+                   f"nogil call; per pass = call / reps", True)
+            for name, backward in (("forward", False), ("backprop", True))]
 
 
 def fd_timing(net, X, y, scheme, t_forward, target, budget, sample):
@@ -190,6 +132,7 @@ def fd_timing(net, X, y, scheme, t_forward, target, budget, sample):
     per_index = 1 if scheme == "forward" else 2
     tiles = max(1, int(math.ceil(target / max(k * per_index * t_forward, 1e-9))))
     idx = np.ascontiguousarray(np.tile(indices, tiles))
+    # this call, which gives `numeric`, is the warm-up
     numeric = fp.numerical_gradient(net, X, y, scheme=scheme, indices=idx)[:k]
 
     def call(reps):
@@ -199,21 +142,20 @@ def fd_timing(net, X, y, scheme, t_forward, target, budget, sample):
            + (f"a sample of {k} of {N} parameters (numpy default_rng({SAMPLE_SEED}).choice, "
               f"no replacement, sorted)" if extrapolated else f"all {N} parameters")
            + f" repeated {tiles} times: m = {idx.shape[0]} perturbations in one compiled call")
-    timing = Timing("fd", call, how, True)
-    timing.warm = True   # the call above, which gave `numeric`, was the warm-up
-    timing.meta = {"scheme": scheme, "extrapolated": bool(extrapolated), "k": int(k),
+    fd = Timing("fd", call, how, True)
+    fd.meta = {"scheme": scheme, "extrapolated": bool(extrapolated), "k": int(k),
                    "m": int(idx.shape[0]), "tiles": int(tiles),
                    "sample_seed": SAMPLE_SEED if extrapolated else None,
                    "indices": indices.tolist() if extrapolated else None}
-    return timing, indices, numeric
+    return fd, indices, numeric
 
 
-def fd_record(timing, N, t_forward):
+def fd_record(fd, calls, N, t_forward):
     """FD time of the whole gradient from the per-perturbation time of the timed calls."""
-    meta = timing.meta
+    meta = fd.meta
     m, scheme = meta["m"], meta["scheme"]
     base = t_forward if scheme == "forward" else 0.0
-    per_param = [max(t - base, 0.0) / m for t in timing.calls]
+    per_param = [max(t - base, 0.0) / m for t in calls]
     fd_times = [base + N * p for p in per_param]
     if scheme == "forward":
         formula = ("fd_s = forward_s + N * per_param_s; per_param_s = (call_s - forward_s) / m "
@@ -222,61 +164,38 @@ def fd_record(timing, N, t_forward):
     else:
         formula = "fd_s = N * per_param_s; per_param_s = call_s / m (2 passes a perturbation)"
     return {"median_s": statistics.median(fd_times), "min_s": min(fd_times), "fd_s": fd_times,
-            "call_s": list(timing.calls), "per_param_s": per_param, **meta,
-            "compiled_loop": True, "formula": formula, "how": timing.how}
+            "call_s": list(calls), "per_param_s": per_param, **meta,
+            "compiled_loop": True, "formula": formula, "how": fd.how}
 
 
 def torch_timings(net, X, y, threads):
-    """PyTorch autograd on the same network, weights and batch: (timings, grad) or None."""
+    """PyTorch autograd on the same network, weights and batch: (timings, grad), or None
+    without torch or for a network torch has no counterpart of here."""
     try:
         import torch
-    except ImportError:
+        twin = TorchMLP.copy_of(net)
+    except (ImportError, ValueError):
         return None
     torch.set_num_threads(threads)
-    tdtype = torch.float64 if net.dtype == np.float64 else torch.float32
-    acts = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU,
-            "leaky_relu": torch.nn.LeakyReLU, "identity": torch.nn.Identity,
-            "softmax": torch.nn.Identity}   # softmax is inside CrossEntropyLoss
-    modules, linears = [], []
-    for layer in net.layers:
-        lin = torch.nn.Linear(layer.n_in, layer.n_out, dtype=tdtype)
-        with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(layer.W.T)))
-            lin.bias.copy_(torch.from_numpy(layer.b.copy()))
-        modules += [lin, acts[layer.activation]()]
-        linears.append(lin)
-    model = torch.nn.Sequential(*modules)
-    Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=net.dtype))
-    if net.loss_name == "cross_entropy":
-        loss_fn, yt = torch.nn.CrossEntropyLoss(), torch.from_numpy(np.asarray(y, dtype=np.int64))
-    else:
-        loss_fn = torch.nn.MSELoss()
-        yt = torch.from_numpy(np.asarray(y, dtype=net.dtype).reshape(X.shape[0], net.n_out))
-    params = list(model.parameters())
+    Xt, yt = twin.tensors(X, y)
+    params = twin.parameters()
 
     def forward(reps):
         with torch.no_grad():
             for _ in range(reps):
-                loss_fn(model(Xt), yt)
+                twin.loss(Xt, yt)
 
     def backprop(reps):
         for _ in range(reps):
             for p in params:
                 p.grad = None
-            loss_fn(model(Xt), yt).backward()
+            twin.loss(Xt, yt).backward()
 
     backprop(1)
-    grad = np.concatenate([g for lin in linears for g in
-                           (lin.weight.grad.numpy().T.ravel(), lin.bias.grad.numpy())])
     return [Timing("torch_forward", forward, "Python loop of loss_fn(model(X), y) under "
                    "torch.no_grad(), reps calls a timing", False),
             Timing("torch_backprop", backprop, "Python loop of: param.grad = None; "
-                   "loss_fn(model(X), y).backward(), reps calls a timing", False)], grad
-
-
-def paired_ratio(numerators, denominators):
-    """Median over rounds of numerator / denominator, both timed in the same round."""
-    return statistics.median(a / b for a, b in zip(numerators, denominators))
+                   "loss_fn(model(X), y).backward(), reps calls a timing", False)], twin.grad()
 
 
 def bench_network(widths, args, threads, use_torch):
@@ -290,7 +209,7 @@ def bench_network(widths, args, threads, use_torch):
     bp.calibrate(args.target)
     fd, indices, numeric = fd_timing(net, X, y, args.scheme, t_fwd_estimate, args.target,
                                      args.fd_budget, args.sample)
-    set_refill([fwd, bp, fd], lambda r: fwd.call(r), t_fwd_estimate, args.target,
+    set_refill([fwd, bp, fd], fwd.call, t_fwd_estimate, args.target,
                "fastprop (_network.repeat_passes, backward=False)")
     timings = [fwd, bp, fd]
     tr = torch_timings(net, X, y, threads) if use_torch else None
@@ -300,7 +219,9 @@ def bench_network(widths, args, threads, use_torch):
         set_refill(tr[0], tr[0][0].call, t_torch_fwd, args.target,
                    "torch (loss_fn(model(X), y) under no_grad)")
         timings += tr[0]
-    run_round_robin(timings, args.repeats)
+    # every timing is warm (its calibration's last call; FD: the call that gave `numeric`)
+    calls = interleave(timings, args.repeats, warmup=0, order_seed=ORDER_SEED,
+                       quiet_gc=False).wall
 
     _, grad = net.backprop(X, y)
     rel = relative_error(grad[indices], numeric)
@@ -312,9 +233,9 @@ def bench_network(widths, args, threads, use_torch):
     # the gradient's smallest entries, where the loss's rounding over the FD step is largest
     # relative to the entry; the norm weighs each entry by its size.
     l2_central = float(np.linalg.norm(a - c) / max(np.linalg.norm(a), np.finfo(np.float64).tiny))
-    forward, backprop = fwd.record(), bp.record()
+    forward, backprop = fwd.record(calls["forward"]), bp.record(calls["backprop"])
     t_fwd, t_bp = forward["median_s"], backprop["median_s"]
-    fd_rec = fd_record(fd, N, t_fwd)
+    fd_rec = fd_record(fd, calls["fd"], N, t_fwd)
     row = {
         "network": "-".join(str(w) for w in widths), "widths": widths, "N": N,
         "layers": [{"n_in": l.n_in, "n_out": l.n_out, "activation": l.activation}
@@ -345,7 +266,8 @@ def bench_network(widths, args, threads, use_torch):
     }
     if tr is not None:
         import torch
-        tf, tb = tr[0][0].record(), tr[0][1].record()
+        tf = tr[0][0].record(calls["torch_forward"])
+        tb = tr[0][1].record(calls["torch_backprop"])
         row["torch"] = {"version": torch.__version__, "threads": torch.get_num_threads(),
                         "forward": tf, "backprop": tb,
                         "backprop_fwd_equiv": tb["median_s"] / tf["median_s"],
@@ -405,56 +327,6 @@ def table(rows, scheme):
                          for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
     out = [render(head), render(["-" * w for w in widths])] + [render(c) for c in lines]
     return "\n".join(out)
-
-
-def machine_info():
-    info = {"platform": platform.platform(), "machine": platform.machine(),
-            "cpu_model": platform.processor() or "unknown", "logical_cores": os.cpu_count()}
-    try:
-        with open("/proc/cpuinfo") as f:
-            text = f.read()
-        cores = set()
-        phys = core = None
-        for line in text.splitlines():
-            key, _, value = line.partition(":")
-            key, value = key.strip(), value.strip()
-            if key == "model name":
-                info["cpu_model"] = value
-            elif key in ("cpu family", "model") and key.replace(" ", "_") not in info:
-                info[key.replace(" ", "_")] = value
-            elif key == "physical id":
-                phys = value
-            elif key == "core id":
-                core = value
-                cores.add((phys, core))
-            elif key == "flags":
-                flags = value.split()
-                info["isa_flags"] = [f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f")
-                                     if f in flags]
-        if cores:
-            info["physical_cores"] = len(cores)
-    except OSError:
-        pass
-    if hasattr(os, "sched_getaffinity"):
-        info["usable_cores"] = len(os.sched_getaffinity(0))
-    try:
-        info["load_average"] = list(os.getloadavg())
-    except OSError:
-        pass
-    return info
-
-
-def versions(use_torch):
-    import fastprop as fp
-    v = {"python": platform.python_version(), "numpy": np.__version__,
-         "fastprop": fp.__version__, "torch": None}
-    if use_torch:
-        try:
-            import torch
-            v["torch"] = torch.__version__
-        except ImportError:
-            pass
-    return v
 
 
 def plot(result, path):
@@ -677,7 +549,6 @@ def _check_ladder(ladder, args):
 
 def run(args):
     import fastprop as fp
-    from fastprop import _kernels
     if args.plot:
         try:
             import matplotlib  # noqa: F401
@@ -701,7 +572,7 @@ def run(args):
     start = time.perf_counter()
     print(f"fastprop {fp.__version__}: backprop against finite differences ({args.scheme} "
           f"scheme), {args.dtype}, batch {args.batch}, {args.hidden} hidden, {threads} "
-          f"thread(s), simd {_kernels.simd_path()}", flush=True)
+          f"thread(s), simd {fp.simd_path()}", flush=True)
     rows = []
     live = sys.stderr.isatty()
     for widths in ladder:
@@ -728,8 +599,9 @@ def run(args):
     if any(r["fd"]["extrapolated"] for r in rows):
         print("* FD timed on a random sample of k parameters and extrapolated to N: "
               "forward + N x per-parameter time (see --json).")
-    if any("torch" in r for r in rows):
-        print(f"torch: PyTorch {rows[0]['torch']['version']} autograd, same weights and batch, "
+    torch_rows = [r for r in rows if "torch" in r]
+    if torch_rows:
+        print(f"torch: PyTorch {torch_rows[0]['torch']['version']} autograd, same weights and batch, "
               f"{threads} thread(s); torch bp/fwd in torch's own forward passes.")
     print(f"total {elapsed:.1f} s")
 
@@ -738,10 +610,10 @@ def run(args):
         "command": command,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "elapsed_s": elapsed,
-        "machine": machine_info(),
-        "versions": versions(use_torch),
+        "machine": timing.machine_info(),
+        "versions": timing.versions(("torch",), probe=use_torch),
         "threads": threads,
-        "simd_path": _kernels.simd_path(),
+        "simd_path": fp.simd_path(),
         "settings": {"sizes": [r["network"] for r in rows], "batch": args.batch,
                      "dtype": args.dtype, "scheme": args.scheme, "hidden": args.hidden,
                      "repeats": args.repeats, "target_call_s": args.target,
