@@ -390,6 +390,12 @@ def plot(result, path):
 
 
 # ---- the command -------------------------------------------------------------------------
+def hidden_activations():
+    """The --hidden choices: every activation of fastprop.ACTIVATIONS a hidden layer takes."""
+    import fastprop as fp
+    return [name for name, act in fp.ACTIVATIONS.items() if not act.output_only]
+
+
 def add_parser(sub):
     p = sub.add_parser(
         "bench", help="the headline: backprop against finite differences across network sizes",
@@ -402,8 +408,7 @@ def add_parser(sub):
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     p.add_argument("--scheme", choices=("forward", "central"), default="forward",
                    help="finite-difference scheme: N+1 passes (forward) or 2N (central)")
-    p.add_argument("--hidden", default="sigmoid",
-                   choices=("sigmoid", "tanh", "relu", "leaky_relu", "identity"),
+    p.add_argument("--hidden", default="sigmoid", choices=hidden_activations(),
                    help="hidden-layer activation (default sigmoid, the tutorial's)")
     p.add_argument("--repeats", type=_positive_int, default=None,
                    help="timed calls per measurement, after a warm-up; medians (default 5, "
