@@ -7,7 +7,7 @@ across commits.
     pytest benchmarks/ --benchmark-disable              # run each once (CI: proves it works)
 
 Small passes last less than a Python call, so forward and backprop run REPS[network] passes in
-one compiled call (`_network.repeat_passes`); divide a benchmark's time by extra_info["passes"]
+one compiled call (`fastprop.timing.PassLoop`); divide a benchmark's time by extra_info["passes"]
 for the time of one pass. The FD benchmark perturbs FD_SAMPLE parameters (seed SAMPLE_SEED):
 1 + FD_SAMPLE forward passes in one compiled call. The same networks and data as `fastprop
 bench` (fastprop.bench). This file measures; it asserts only that the three agree."""
@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import fastprop as fp
-from fastprop import _network
 from fastprop.bench import build_network, make_batch
 from fastprop.gradients import relative_error
+from fastprop.timing import PassLoop
 
 # network -> passes per compiled call for forward/backprop (about 1 ms a call at float64)
 REPS = {"2-3-1": 500, "4-16-1": 200, "16-64-4": 50, "64-128-10": 20, "256-256-10": 5,
@@ -32,19 +32,15 @@ def case(request):
     name = request.param
     net = build_network([int(w) for w in name.split("-")], "sigmoid", "float64")
     X, y = make_batch(net, BATCH)
-    Xc, Y = net._inputs(X, y)
-    ws = net._workspace(Xc.shape[0])
     k = min(FD_SAMPLE, net.n_params)
     idx = np.sort(np.random.default_rng(SAMPLE_SEED).choice(net.n_params, size=k, replace=False))
-    return {"name": name, "net": net, "X": X, "y": y, "Xc": Xc, "Y": Y, "ws": ws,
-            "grad": np.empty_like(net.params), "reps": REPS[name], "idx": idx.astype(np.int64)}
+    return {"name": name, "net": net, "X": X, "y": y, "forward": PassLoop(net, X, y, False),
+            "backprop": PassLoop(net, X, y, True), "reps": REPS[name],
+            "idx": idx.astype(np.int64)}
 
 
 def _passes(case, backward):
-    net = case["net"]
-    sizes, acts, loss_code = net._code()
-    return _network.repeat_passes(sizes, acts, loss_code, net.params, case["Xc"], case["Y"],
-                                  case["ws"], net._cap, case["grad"], backward, case["reps"])
+    return case["backprop" if backward else "forward"](case["reps"])
 
 
 def _label(benchmark, case, passes):
@@ -64,7 +60,7 @@ def test_backprop(benchmark, case):
     loss = benchmark(_passes, case, True)
     expected_loss, expected_grad = case["net"].backprop(case["X"], case["y"])
     assert loss == pytest.approx(expected_loss, rel=1e-12)
-    np.testing.assert_allclose(case["grad"], expected_grad, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(case["backprop"].grad, expected_grad, rtol=1e-12, atol=0)
 
 
 def test_finite_differences(benchmark, case):

@@ -5,7 +5,7 @@ group holds the contenders of one measurement (compare runs with --benchmark-com
     pytest benchmarks -q --benchmark-disable      # CI: run each body once, as a test
     pytest benchmarks --benchmark-save=base; ...; pytest benchmarks --benchmark-compare
 
-Groups: gemm-<dtype>-<n> (fastprop._kernels.gemm vs np.matmul), mnist-step (one SGD step of
+Groups: gemm-<dtype>-<n> (fastprop.timing.gemm_kernel vs np.matmul), mnist-step (one SGD step of
 784-256-128-10 relu/softmax CE, batch 128, float32: fastprop vs the numpy peer of peers.py),
 tutorial-step (one per-sample SGD step of the 2-3-1 sigmoid MSE net: fastprop through one
 fit call of one sample, which is mostly fit's per-call overhead; numpy peer; plain Python) and
@@ -21,7 +21,7 @@ import pytest
 
 fp = pytest.importorskip("fastprop")
 pytest.importorskip("pytest_benchmark")
-from fastprop import _kernels  # noqa: E402
+from fastprop.timing import gemm_kernel  # noqa: E402
 
 
 def _load_peers():
@@ -56,14 +56,9 @@ def _threads():
     fp.set_num_threads(before)
     if limiter is not None:
         limiter.restore_original_limits()
+
+
 DTYPES = ["float32", "float64"]
-
-
-def _gemm_fn(dtype):
-    # The fused Cython gemm dispatches a Python float alpha to the double version: pick the
-    # specialisation by name.
-    sigs = getattr(_kernels.gemm, "__signatures__", None) or {}
-    return sigs.get("float" if dtype == "float32" else "double", _kernels.gemm)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +86,7 @@ def test_gemm_fastprop(benchmark, gemm_operands, n, dtype):
     benchmark.group = _gemm_group(n, dtype)
     benchmark.extra_info["gflop"] = 2.0 * n ** 3 * 1e-9
     A, B, C = gemm_operands(n, dtype)
-    gemm = _gemm_fn(dtype)
+    gemm = gemm_kernel(dtype)
     benchmark(gemm, False, False, 1.0, A, B, 0.0, C)
     ref = A @ B
     tol = 1e-3 if dtype == "float32" else 1e-10

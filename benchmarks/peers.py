@@ -1,5 +1,5 @@
 """Peer implementations that fastprop is compared against (benchmarks/compare.py and
-benchmarks/bench_kernels.py). None of them imports fastprop.
+benchmarks/bench_kernels.py). The numpy and plain-Python peers import nothing of fastprop.
 
 - `NumpyMLP`: a plain, vectorised numpy MLP (forward, backward, SGD step), written for the
   comparison the way a careful numpy programmer would: weights (n_in, n_out) row-major, rows
@@ -8,8 +8,10 @@ benchmarks/bench_kernels.py). None of them imports fastprop.
   cross-entropy or any activation + MSE. Losses use mean reduction, as fastprop and PyTorch.
 - `ScalarTutorial`: the classic tutorial 2-3-1 sigmoid network with MSE and per-sample SGD in
   plain Python (lists of floats and math.exp only).
-- `torch_mlp` / `TorchTrainer`: the idiomatic PyTorch loop (nn.Sequential, loss,
-  opt.zero_grad(); loss.backward(); opt.step()), for the given number of threads.
+- `TorchTrainer`: the idiomatic PyTorch loop (nn.Sequential, loss, opt.zero_grad();
+  loss.backward(); opt.step()), for the given number of threads. Its model is
+  fastprop.timing.TorchMLP, the one PyTorch counterpart of a fastprop network, which
+  `fastprop bench` times too.
 """
 import math
 
@@ -55,21 +57,21 @@ class NumpyMLP:
         self.acts = [hidden] * (len(self.sizes) - 2) + [output]
         self.grads = [(np.empty_like(W), np.empty_like(b)) for W, b in self.params]
         self.velocity = None
-        self._rows = 0
+        self.rows_allocated = 0
 
     # -- workspace ----------------------------------------------------------------------
-    def _buffers(self, rows):
-        if rows != self._rows:
+    def buffers(self, rows):
+        if rows != self.rows_allocated:
             dt = self.dtype
             self.Z = [np.empty((rows, n), dt) for n in self.sizes[1:]]
             self.A = [np.empty((rows, n), dt) for n in self.sizes[1:]]
             self.dZ = [np.empty((rows, n), dt) for n in self.sizes[1:]]
             self.dA = [np.empty((rows, n), dt) for n in self.sizes[1:-1]]
-            self._rows = rows
+            self.rows_allocated = rows
 
     # -- activations --------------------------------------------------------------------
     @staticmethod
-    def _act(name, Z, A):
+    def activate(name, Z, A):
         if name == "relu":
             np.maximum(Z, 0, out=A)
         elif name == "sigmoid":
@@ -89,7 +91,7 @@ class NumpyMLP:
             raise ValueError(f"unknown activation {name!r}")
 
     @staticmethod
-    def _act_backward(name, Z, A, dA, dZ):
+    def activate_backward(name, Z, A, dA, dZ):
         """dZ = dA * f'(Z), in place into dZ (dA may be dZ)."""
         if name == "relu":
             np.multiply(dA, Z > 0, out=dZ)
@@ -106,13 +108,13 @@ class NumpyMLP:
 
     # -- passes -------------------------------------------------------------------------
     def forward(self, X):
-        self._buffers(X.shape[0])
+        self.buffers(X.shape[0])
         A_prev = X
         for l, (W, b) in enumerate(self.params):
             Z = self.Z[l]
             np.matmul(A_prev, W, out=Z)
             Z += b
-            self._act(self.acts[l], Z, self.A[l])
+            self.activate(self.acts[l], Z, self.A[l])
             A_prev = self.A[l]
         return A_prev
 
@@ -135,7 +137,7 @@ class NumpyMLP:
             np.subtract(out, y, out=dZ)
             loss = float(np.mean(dZ * dZ))
             dZ *= self.dtype.type(2.0 / dZ.size)
-            self._act_backward(self.acts[-1], self.Z[-1], out, dZ, dZ)
+            self.activate_backward(self.acts[-1], self.Z[-1], out, dZ, dZ)
         for l in range(L - 1, -1, -1):
             W, _ = self.params[l]
             gW, gb = self.grads[l]
@@ -145,7 +147,7 @@ class NumpyMLP:
             if l > 0:
                 dA = self.dA[l - 1]
                 np.matmul(self.dZ[l], W.T, out=dA)
-                self._act_backward(self.acts[l - 1], self.Z[l - 1], self.A[l - 1], dA,
+                self.activate_backward(self.acts[l - 1], self.Z[l - 1], self.A[l - 1], dA,
                                    self.dZ[l - 1])
         return loss
 
@@ -210,13 +212,11 @@ def tutorial_data(n=1000, seed=0, dtype=np.float64):
 
 
 def tutorial_init(seed=0):
-    """(W1 2x3, b1 3, W2 3x1, b2 1) as nested Python lists (Glorot uniform, biases zero)."""
-    rng = np.random.default_rng(seed)
-    b1 = math.sqrt(6.0 / 5.0)
-    b2 = math.sqrt(6.0 / 4.0)
-    W1 = rng.uniform(-b1, b1, size=(2, 3)).tolist()
-    W2 = rng.uniform(-b2, b2, size=(3, 1)).tolist()
-    return W1, [0.0, 0.0, 0.0], W2, [0.0]
+    """(W1 2x3, b1 3, W2 3x1, b2 1) as nested Python lists: glorot_he_init's weights of the
+    2-3-1 sigmoid network (Glorot uniform, biases zero)."""
+    (W1, b1), (W2, b2) = glorot_he_init([2, 3, 1], "sigmoid", "sigmoid",
+                                        np.random.default_rng(seed), np.float64)
+    return W1.tolist(), b1.tolist(), W2.tolist(), b2.tolist()
 
 
 class ScalarTutorial:
@@ -273,9 +273,6 @@ def torch_available():
     return True
 
 
-_TORCH_ACTS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "identity": "Identity"}
-
-
 class TorchTrainer:
     """The idiomatic PyTorch loop: nn.Sequential, a loss module, torch.optim.SGD;
     per step opt.zero_grad(); loss = crit(model(x), y); loss.backward(); opt.step().
@@ -285,30 +282,18 @@ class TorchTrainer:
     def __init__(self, sizes, hidden="relu", output="identity", loss="mse", dtype="float32",
                  lr=0.01, momentum=0.0, nesterov=False, seed=0):
         import torch
-        from torch import nn
+        from fastprop.timing import TorchMLP
         self.torch = torch
-        torch.manual_seed(seed)
-        self.dtype = getattr(torch, np.dtype(dtype).name)
-        mods = []
-        for i in range(len(sizes) - 1):
-            mods.append(nn.Linear(sizes[i], sizes[i + 1]))
-            act = hidden if i < len(sizes) - 2 else output
-            if act != "softmax" and act != "identity":
-                mods.append(getattr(nn, _TORCH_ACTS[act])())
-        self.model = nn.Sequential(*mods).to(self.dtype)
-        self.crit = nn.CrossEntropyLoss() if loss == "cross_entropy" else nn.MSELoss()
+        layers = [(sizes[i], sizes[i + 1], hidden if i < len(sizes) - 2 else output)
+                  for i in range(len(sizes) - 1)]
+        self.twin = TorchMLP(layers, loss, dtype, seed=seed)   # torch's own initialisation
+        self.dtype, self.model, self.crit = self.twin.dtype, self.twin.model, self.twin.loss_fn
         self.opt = torch.optim.SGD(self.model.parameters(), lr=lr, momentum=momentum,
                                    nesterov=nesterov)
 
     def tensors(self, X, y):
         """X, y as torch tensors (from numpy, no copy when possible): done once, outside timing."""
-        torch = self.torch
-        Xt = torch.from_numpy(np.ascontiguousarray(X)).to(self.dtype)
-        if isinstance(self.crit, torch.nn.CrossEntropyLoss):
-            yt = torch.from_numpy(np.ascontiguousarray(y)).long()
-        else:
-            yt = torch.from_numpy(np.ascontiguousarray(y)).to(self.dtype)
-        return Xt, yt
+        return self.twin.tensors(X, y)
 
     def step(self, x, y):
         self.opt.zero_grad()
