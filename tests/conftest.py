@@ -333,8 +333,23 @@ def regression_data(rng):
 
 
 @pytest.fixture
-def small_net():
+def net():
+    """A small 3-4-2 regression network (tanh, identity, mse, float64)."""
     return fp.mlp([3, 4, 2], hidden="tanh", output="identity", loss="mse", seed=0)
+
+
+@pytest.fixture
+def data():
+    """5 samples for `net`: X (5, 3), y (5, 2)."""
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+
+
+@pytest.fixture
+def data40():
+    """40 samples of 4 features and 2 targets, for networks built by the test."""
+    rng = np.random.default_rng(3)
+    return rng.standard_normal((40, 4)), rng.standard_normal((40, 2))
 
 
 @pytest.fixture(autouse=True)

@@ -14,19 +14,8 @@ import fastprop as fp
 
 
 @pytest.fixture
-def net():
-    return fp.mlp([3, 4, 2], hidden="tanh", output="identity", loss="mse", seed=0)
-
-
-@pytest.fixture
 def clf():
     return fp.mlp([3, 4, 3], hidden="tanh", output="softmax", loss="cross_entropy", seed=0)
-
-
-@pytest.fixture
-def data():
-    rng = np.random.default_rng(0)
-    return rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
 
 
 def every_entry_point(net, X, y):

@@ -14,12 +14,6 @@ import fastprop as fp
 from fastprop import _core, training
 
 
-@pytest.fixture
-def data():
-    rng = np.random.default_rng(3)
-    return rng.standard_normal((40, 4)), rng.standard_normal((40, 2))
-
-
 # ---- one network, several Python threads ----------------------------------------------------
 def test_concurrent_predictions_on_one_network_are_each_correct():
     net = fp.mlp([64, 128, 10], hidden="tanh", seed=0)
@@ -176,8 +170,8 @@ def test_the_compiled_floor_refuses_sizes_whose_counts_overflow():
 
 # ---- missing targets ------------------------------------------------------------------------
 @pytest.mark.parametrize("call", ["loss", "backprop", "fit"])
-def test_y_none_is_refused_naming_y(call, data):
-    X, _ = data
+def test_y_none_is_refused_naming_y(call, data40):
+    X, _ = data40
     net = fp.mlp([4, 3, 2])
     with pytest.raises(TypeError, match=r"^y: expected targets for the 40 samples of X, got None"):
         getattr(net, call)(X, None)
@@ -186,8 +180,8 @@ def test_y_none_is_refused_naming_y(call, data):
 
 
 # ---- optimizers ------------------------------------------------------------------------------
-def test_an_optimizer_is_tied_to_its_network_even_of_the_same_shape(data):
-    X, y = data
+def test_an_optimizer_is_tied_to_its_network_even_of_the_same_shape(data40):
+    X, y = data40
     a, b = fp.mlp([4, 3, 2], seed=0), fp.mlp([4, 3, 2], seed=1)
     opt = fp.SGD(lr=0.01, momentum=0.9)
     a.fit(X, y, epochs=1, optimizer=opt)
@@ -201,8 +195,8 @@ def test_an_optimizer_is_tied_to_its_network_even_of_the_same_shape(data):
     assert opt.steps == 80
 
 
-def test_refused_calls_leave_the_optimizer_unbound(data):
-    X, y = data
+def test_refused_calls_leave_the_optimizer_unbound(data40):
+    X, y = data40
     net, other = fp.mlp([4, 3, 2]), fp.mlp([4, 5, 2])
     opt = fp.Adam()
     with pytest.raises(TypeError, match=r"^seed"):
@@ -220,8 +214,8 @@ def test_refused_calls_leave_the_optimizer_unbound(data):
     ("nesterov", "no", TypeError, r"^nesterov: expected True or False"),
 ])
 def test_hyper_parameters_changed_after_construction_are_checked_at_the_next_call(
-        data, attr, value, exc, match):
-    X, y = data
+        data40, attr, value, exc, match):
+    X, y = data40
     net = fp.mlp([4, 3, 2])
     opt = fp.SGD(lr=0.1, momentum=0.5)
     setattr(opt, attr, value)
@@ -234,8 +228,8 @@ def test_hyper_parameters_changed_after_construction_are_checked_at_the_next_cal
     assert opt.steps == 0
 
 
-def test_a_learning_rate_changed_between_fits_is_used(data):
-    X, y = data
+def test_a_learning_rate_changed_between_fits_is_used(data40):
+    X, y = data40
     net = fp.mlp([4, 3, 2])
     opt = fp.SGD(lr=0.1)
     opt.lr = 0.0                                   # a schedule that stops learning
@@ -253,8 +247,8 @@ def test_nesterov_takes_only_booleans_and_adam_eps_must_be_positive():
 
 
 # ---- other inputs ----------------------------------------------------------------------------
-def test_negative_seeds_are_refused_naming_seed(data):
-    X, y = data
+def test_negative_seeds_are_refused_naming_seed(data40):
+    X, y = data40
     with pytest.raises(ValueError, match=r"^seed: expected a non-negative integer, got -1"):
         fp.mlp([4, 3, 2], seed=-1)
     with pytest.raises(ValueError, match=r"^seed: expected a non-negative integer, got -1"):
@@ -266,8 +260,8 @@ def test_softmax_over_a_single_unit_is_refused():
         fp.mlp([4, 3, 1], output="softmax", loss="cross_entropy")
 
 
-def test_masked_arrays_with_masked_entries_are_refused(data):
-    X, y = data
+def test_masked_arrays_with_masked_entries_are_refused(data40):
+    X, y = data40
     net = fp.mlp([4, 3, 2])
     Xm = np.ma.masked_array(X, mask=np.zeros_like(X, dtype=bool))
     np.testing.assert_array_equal(net.predict(Xm), net.predict(X))   # nothing masked: fine
@@ -276,8 +270,8 @@ def test_masked_arrays_with_masked_entries_are_refused(data):
         net.predict(Xm)
 
 
-def test_epochs_run_in_bounded_chunks_give_the_same_training(data, monkeypatch):
-    X, y = data
+def test_epochs_run_in_bounded_chunks_give_the_same_training(data40, monkeypatch):
+    X, y = data40
     a, b = fp.mlp([4, 3, 2], seed=0), fp.mlp([4, 3, 2], seed=0)
     ha = a.fit(X, y, epochs=7, batch_size=8, optimizer=fp.Adam(lr=0.01), seed=5)
     monkeypatch.setattr(training, "MAX_EPOCHS_A_CALL", 3)
