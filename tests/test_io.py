@@ -1,6 +1,8 @@
 """save and load: a round trip gives identical parameters and predictions in each dtype; save
 is atomic (a temporary file beside the target, then os.replace; nothing left behind, an old
-file intact when writing fails); load never unpickles."""
+file intact when writing fails); load never unpickles; every file that is not a fastprop
+network (truncated, corrupt, empty, text, foreign, with an inconsistent field, claiming
+enormous layers) is a ValueError naming the path, read within bounds."""
 import io
 import os
 import stat
@@ -188,6 +190,100 @@ def _archive(tmp_path, filename, replace=(), drop=(), extra=(),
         for name, data in dict(extra).items():
             z.writestr(name, data)
     return path
+
+
+@pytest.fixture
+def saved(tmp_path):
+    net = fp.mlp([3, 4, 2], hidden="tanh", seed=0)
+    path = tmp_path / "net.npz"
+    net.save(path)
+    return path
+
+
+def test_load_of_a_truncated_file_raises_value_error(saved, tmp_path):
+    blob = saved.read_bytes()
+    for cut in (10, len(blob) // 2, len(blob) - 30):
+        bad = tmp_path / f"cut{cut}.npz"
+        bad.write_bytes(blob[:cut])
+        with pytest.raises(ValueError, match="path"):
+            fp.load(bad)
+
+
+def test_load_of_a_corrupt_file_raises_value_error(saved, tmp_path):
+    blob = bytearray(saved.read_bytes())
+    rng = np.random.default_rng(0)
+    for trial in range(20):
+        b = bytearray(blob)
+        for pos in rng.integers(0, len(b), size=8):
+            b[pos] ^= 0xFF
+        bad = tmp_path / f"corrupt{trial}.npz"
+        bad.write_bytes(bytes(b))
+        try:
+            net = fp.load(bad)
+        except ValueError:
+            continue
+        # a flip that only touched parameter bytes can load: then the network is well formed
+        assert net.params.shape == (26,)
+
+
+def test_load_of_an_empty_file_raises_value_error(tmp_path):
+    bad = tmp_path / "empty.npz"
+    bad.write_bytes(b"")
+    with pytest.raises(ValueError, match="path"):
+        fp.load(bad)
+
+
+def test_load_of_a_text_file_raises_value_error(tmp_path):
+    bad = tmp_path / "notes.npz"
+    bad.write_text("W1 = [[1, 2], [3, 4]]\n")
+    with pytest.raises(ValueError, match="path"):
+        fp.load(bad)
+
+
+def test_load_of_a_foreign_npz_or_npy_raises_value_error(tmp_path):
+    np.savez(tmp_path / "foreign.npz", weights=np.ones((3, 3)), labels=np.arange(3))
+    with pytest.raises(ValueError, match="path"):
+        fp.load(tmp_path / "foreign.npz")
+    np.save(tmp_path / "array.npy", np.ones(5))
+    with pytest.raises(ValueError, match="path"):
+        fp.load(tmp_path / "array.npy")
+
+
+@pytest.mark.parametrize("field,value", [
+    ("format", np.array("other-format")), ("version", np.array(99)),
+    ("sizes", np.array([3, 4])), ("sizes", np.array([3, -4, 2])),
+    ("activations", np.array(["tanh", "swish"])), ("loss", np.array("hinge")),
+    ("dtype", np.array("int8")), ("params", np.ones(25)), ("params", np.ones(26, np.float32)),
+    ("params", np.ones((2, 13))),
+])
+def test_load_of_a_file_with_an_inconsistent_field_raises_value_error(saved, tmp_path, field,
+                                                                       value):
+    with np.load(saved) as data:
+        fields = {k: data[k] for k in data.files}
+    fields[field] = value
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **fields)
+    with pytest.raises(ValueError, match="path"):
+        fp.load(bad)
+
+
+def test_load_of_a_file_claiming_enormous_layers_raises_value_error_without_allocating(saved,
+                                                                                         tmp_path):
+    # The sizes say 10^18 parameters while params holds 26: a corrupt header must be refused
+    # as such, not by a MemoryError from allocating the network it describes.
+    with np.load(saved) as data:
+        fields = {k: data[k] for k in data.files}
+    fields["sizes"] = np.array([10 ** 9, 10 ** 9, 2])
+    bad = tmp_path / "huge.npz"
+    np.savez(bad, **fields)
+    with pytest.raises(ValueError, match="path"):
+        fp.load(bad)
+
+
+def test_load_of_a_missing_file_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        fp.load(tmp_path / "nothing-here.npz")
+    assert not os.path.exists(tmp_path / "nothing-here.npz")
 
 
 def test_load_of_an_npz_with_a_corrupt_compressed_stream_raises_value_error(tmp_path):
