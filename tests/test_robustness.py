@@ -247,19 +247,6 @@ def test_nesterov_takes_only_booleans_and_adam_eps_must_be_positive():
 
 
 # ---- other inputs ----------------------------------------------------------------------------
-def test_negative_seeds_are_refused_naming_seed(data40):
-    X, y = data40
-    with pytest.raises(ValueError, match=r"^seed: expected a non-negative integer, got -1"):
-        fp.mlp([4, 3, 2], seed=-1)
-    with pytest.raises(ValueError, match=r"^seed: expected a non-negative integer, got -1"):
-        fp.mlp([4, 3, 2]).fit(X, y, epochs=1, seed=-1)
-
-
-def test_softmax_over_a_single_unit_is_refused():
-    with pytest.raises(ValueError, match=r"^layers\[-1\]: softmax over a single unit"):
-        fp.mlp([4, 3, 1], output="softmax", loss="cross_entropy")
-
-
 def test_masked_arrays_with_masked_entries_are_refused(data40):
     X, y = data40
     net = fp.mlp([4, 3, 2])
