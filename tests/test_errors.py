@@ -208,25 +208,6 @@ def test_bad_optimizer_arguments_are_refused(make, exc, match):
         make()
 
 
-@pytest.mark.parametrize("kwargs,exc,match", [
-    (dict(batch_size=0), ValueError, r"batch_size: .*>= 1, got 0"),
-    (dict(batch_size=-3), ValueError, "batch_size"),
-    (dict(batch_size=2.0), TypeError, "batch_size"),
-    (dict(batch_size=True), TypeError, "batch_size"),
-    (dict(epochs=-1), ValueError, r"epochs: .*>= 0, got -1"),
-    (dict(epochs=1.5), TypeError, "epochs"),
-    (dict(epochs="3"), TypeError, "epochs"),
-    (dict(optimizer="sgd"), TypeError, "optimizer"),
-    (dict(seed="x"), TypeError, "seed"),
-])
-def test_bad_fit_arguments_are_refused_and_change_nothing(net, data, kwargs, exc, match):
-    X, y = data
-    before = net.params.copy()
-    with pytest.raises(exc, match=match):
-        net.fit(X, y, **kwargs)
-    assert net.params.tobytes() == before.tobytes()
-
-
 def test_optimizer_step_refuses_bad_gradients_and_changes_nothing(net):
     opt = fp.SGD(lr=0.1, momentum=0.9)
     before = net.params.copy()
@@ -379,16 +360,6 @@ def test_a_layers_shape_and_activation_are_read_only(net, data):
         with pytest.raises(AttributeError):
             setattr(layer, name, value)
     assert (layer.n_in, layer.n_out, layer.activation) == (3, 4, "tanh")
-
-
-@pytest.mark.parametrize("argument", ["shuffle", "progress"])
-@pytest.mark.parametrize("value", ["no", None, 2, 0.5])
-def test_fit_takes_only_booleans_for_shuffle_and_progress(net, data, argument, value):
-    X, y = data
-    before = net.params.copy()
-    with pytest.raises(TypeError, match=rf"{argument}: expected True or False"):
-        net.fit(X, y, epochs=1, **{argument: value})
-    np.testing.assert_array_equal(net.params, before)
 
 
 def test_adam_eps_that_rounds_to_zero_in_the_networks_dtype_is_refused_naming_eps():
