@@ -188,20 +188,6 @@ def test_validation_data_errors_name_the_validation_argument(net, data):
 # ---- optimizer and fit arguments ------------------------------------------------------
 
 
-def test_bad_numerical_gradient_arguments_are_refused(net, data):
-    X, y = data
-    with pytest.raises(ValueError, match="scheme"):
-        fp.numerical_gradient(net, X, y, scheme="backward")
-    with pytest.raises(ValueError, match="eps"):
-        fp.numerical_gradient(net, X, y, eps=0.0)
-    with pytest.raises(ValueError, match="eps"):
-        fp.numerical_gradient(net, X, y, eps=-1e-6)
-    with pytest.raises(ValueError, match=r"indices: .*\[0, 26\)"):
-        fp.numerical_gradient(net, X, y, indices=[0, 26])
-    with pytest.raises(TypeError, match="indices"):
-        fp.numerical_gradient(net, X, y, indices=[0.5])
-
-
 def test_bad_thread_counts_are_refused():
     with pytest.raises(ValueError, match="n"):
         fp.set_num_threads(0)

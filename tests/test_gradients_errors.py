@@ -77,3 +77,17 @@ def test_an_empty_index_list_still_checks_X_and_y(case):
     net, X, y = case
     with pytest.raises(ValueError, match="X"):
         fp.numerical_gradient(net, X[:, :1], y, indices=[])
+
+
+def test_bad_numerical_gradient_arguments_are_refused(net, data):
+    X, y = data
+    with pytest.raises(ValueError, match="scheme"):
+        fp.numerical_gradient(net, X, y, scheme="backward")
+    with pytest.raises(ValueError, match="eps"):
+        fp.numerical_gradient(net, X, y, eps=0.0)
+    with pytest.raises(ValueError, match="eps"):
+        fp.numerical_gradient(net, X, y, eps=-1e-6)
+    with pytest.raises(ValueError, match=r"indices: .*\[0, 26\)"):
+        fp.numerical_gradient(net, X, y, indices=[0, 26])
+    with pytest.raises(TypeError, match="indices"):
+        fp.numerical_gradient(net, X, y, indices=[0.5])
