@@ -1,11 +1,15 @@
-"""Training allocates its buffers once: the workspace once per batch size, nothing per step.
-Checked by counting workspace allocations and by tracemalloc (numpy's allocations are traced),
-never by timing."""
+"""Memory: training allocates its buffers once (the workspace once per batch size, nothing
+per step) and an evaluation call does not keep a workspace above the limit, checked by
+counting workspace allocations and by tracemalloc (numpy's allocations are traced), never by
+timing; sizes whose counts overflow int64 (a layer's width, a network's parameter count, a
+workspace's rows) are refused before anything is allocated."""
 import tracemalloc
 
 import numpy as np
+import pytest
 
 import fastprop as fp
+from fastprop import _core
 
 
 def _data(n=256, n_in=8, classes=3, seed=0):
@@ -63,3 +67,27 @@ def test_an_evaluation_call_does_not_keep_a_workspace_above_the_limit(monkeypatc
     net.predict(X[:1])
     net.loss(X, y)
     assert net._ws is not None and net._cap == 64          # calls that did not grow it
+
+
+# ---- sizes whose counts overflow int64 --------------------------------------------------------
+def test_layer_widths_beyond_the_addressable_are_refused_by_the_layer():
+    with pytest.raises(ValueError, match=r"^n_out: expected an integer <="):
+        fp.Dense(1, 2 ** 62)
+    with pytest.raises(ValueError, match=r"^n_in: expected an integer <="):
+        fp.Dense(2 ** 70, 1)
+
+
+def test_a_network_with_too_many_parameters_is_refused_before_allocating():
+    # each layer is within bounds, their product is not: 2^28 x 2^29 weights = 2^57 > 2^56
+    with pytest.raises(ValueError, match=r"^layers: expected at most [\d,]+ parameters in all"):
+        fp.Network([fp.Dense(2 ** 28, 2 ** 29), fp.Dense(2 ** 29, 1)])
+
+
+def test_the_compiled_floor_refuses_sizes_whose_counts_overflow():
+    acts = np.array([0, 0], dtype=np.int32)
+    with pytest.raises(ValueError, match=r"^sizes: expected layer widths <="):
+        _core.n_params(np.array([1, 2 ** 62, 2], dtype=np.int64), acts, 0)
+    with pytest.raises(ValueError, match=r"^sizes: expected at most [\d,]+ parameters in all"):
+        _core.n_params(np.array([2 ** 40, 2 ** 40, 2], dtype=np.int64), acts, 0)
+    with pytest.raises(ValueError, match=r"^cap: [\d,]+ rows of a network"):
+        _core.workspace_size(np.array([4, 2 ** 20, 2], dtype=np.int64), acts, 0, 2 ** 50)

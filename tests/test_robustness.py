@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import fastprop as fp
-from fastprop import _core, training
+from fastprop import training
 
 
 # ---- one network, several Python threads ----------------------------------------------------
@@ -129,30 +129,6 @@ def test_float64_targets_beyond_float32_range_are_refused_with_the_argument_name
     with pytest.raises(ValueError, match=r"^y: expected values within the float32 range"):
         net.fit(X, np.full(5, 1e39), epochs=1)
     np.testing.assert_array_equal(net.params, before)
-
-
-# ---- sizes whose counts overflow int64 --------------------------------------------------------
-def test_layer_widths_beyond_the_addressable_are_refused_by_the_layer():
-    with pytest.raises(ValueError, match=r"^n_out: expected an integer <="):
-        fp.Dense(1, 2 ** 62)
-    with pytest.raises(ValueError, match=r"^n_in: expected an integer <="):
-        fp.Dense(2 ** 70, 1)
-
-
-def test_a_network_with_too_many_parameters_is_refused_before_allocating():
-    # each layer is within bounds, their product is not: 2^28 x 2^29 weights = 2^57 > 2^56
-    with pytest.raises(ValueError, match=r"^layers: expected at most [\d,]+ parameters in all"):
-        fp.Network([fp.Dense(2 ** 28, 2 ** 29), fp.Dense(2 ** 29, 1)])
-
-
-def test_the_compiled_floor_refuses_sizes_whose_counts_overflow():
-    acts = np.array([0, 0], dtype=np.int32)
-    with pytest.raises(ValueError, match=r"^sizes: expected layer widths <="):
-        _core.n_params(np.array([1, 2 ** 62, 2], dtype=np.int64), acts, 0)
-    with pytest.raises(ValueError, match=r"^sizes: expected at most [\d,]+ parameters in all"):
-        _core.n_params(np.array([2 ** 40, 2 ** 40, 2], dtype=np.int64), acts, 0)
-    with pytest.raises(ValueError, match=r"^cap: [\d,]+ rows of a network"):
-        _core.workspace_size(np.array([4, 2 ** 20, 2], dtype=np.int64), acts, 0, 2 ** 50)
 
 
 # ---- missing targets ------------------------------------------------------------------------
