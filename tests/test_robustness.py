@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 import fastprop as fp
-from fastprop import training
 
 
 # ---- one network, several Python threads ----------------------------------------------------
@@ -151,13 +150,3 @@ def test_masked_arrays_with_masked_entries_are_refused(data40):
     Xm[0, 0] = np.ma.masked
     with pytest.raises(TypeError, match=r"^X: expected a plain array, got a masked array"):
         net.predict(Xm)
-
-
-def test_epochs_run_in_bounded_chunks_give_the_same_training(data40, monkeypatch):
-    X, y = data40
-    a, b = fp.mlp([4, 3, 2], seed=0), fp.mlp([4, 3, 2], seed=0)
-    ha = a.fit(X, y, epochs=7, batch_size=8, optimizer=fp.Adam(lr=0.01), seed=5)
-    monkeypatch.setattr(training, "MAX_EPOCHS_A_CALL", 3)
-    hb = b.fit(X, y, epochs=7, batch_size=8, optimizer=fp.Adam(lr=0.01), seed=5)
-    assert hb.loss == ha.loss
-    np.testing.assert_array_equal(a.params, b.params)

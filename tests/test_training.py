@@ -1,11 +1,13 @@
 """Training: float32 and float64 agree to float32 precision; XOR and two spirals are learnt;
 and the semantics of `fit` (one loss per epoch, the last partial batch used, the caller's
 arrays untouched, seeds reproducible, optimizer state kept across calls, validation loss per
-epoch, the same result on one thread and two)."""
+epoch, the same result on one thread and two and however the epochs are split into
+compiled calls)."""
 import numpy as np
 import pytest
 
 import fastprop as fp
+from fastprop import training
 
 
 def twin_networks(sizes, hidden, output, loss, seed=0):
@@ -356,6 +358,16 @@ def test_a_fit_split_into_many_compiled_calls_gives_the_same_bits(monkeypatch, b
     assert len(calls) == 40 and set(calls) == {1}       # one epoch a call
     assert split.tobytes() == whole.tobytes()
     assert hist_split.loss == hist_whole.loss and hist_split.val_loss == hist_whole.val_loss
+
+
+def test_epochs_run_in_bounded_chunks_give_the_same_training(data40, monkeypatch):
+    X, y = data40
+    a, b = fp.mlp([4, 3, 2], seed=0), fp.mlp([4, 3, 2], seed=0)
+    ha = a.fit(X, y, epochs=7, batch_size=8, optimizer=fp.Adam(lr=0.01), seed=5)
+    monkeypatch.setattr(training, "MAX_EPOCHS_A_CALL", 3)
+    hb = b.fit(X, y, epochs=7, batch_size=8, optimizer=fp.Adam(lr=0.01), seed=5)
+    assert hb.loss == ha.loss
+    np.testing.assert_array_equal(a.params, b.params)
 
 
 def test_ctrl_c_stops_a_long_fit_between_two_compiled_calls(tmp_path):
