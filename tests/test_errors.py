@@ -85,6 +85,16 @@ def test_scalar_X_and_y_are_refused(net, data):
         net.loss(X, 3.0)
 
 
+@pytest.mark.parametrize("call", ["loss", "backprop", "fit"])
+def test_y_none_is_refused_naming_y(call, data40):
+    X, _ = data40
+    net = fp.mlp([4, 3, 2])
+    with pytest.raises(TypeError, match=r"^y: expected targets for the 40 samples of X, got None"):
+        getattr(net, call)(X, None)
+    with pytest.raises(TypeError, match=r"^y: expected targets"):   # two rows: not unpacked
+        getattr(net, call)(X[:2], None)
+
+
 # ---- dtypes -------------------------------------------------------------------------
 NON_NUMERIC = {
     "strings": np.array([["a", "b", "c"]] * 5),
@@ -125,6 +135,16 @@ def test_a_plain_string_as_X_raises_type_error(net):
 def test_ragged_X_raises_a_clear_error(net):
     with pytest.raises((ValueError, TypeError), match="X"):
         net.predict([[1.0, 2.0, 3.0], [1.0, 2.0]])
+
+
+def test_masked_arrays_with_masked_entries_are_refused(data40):
+    X, y = data40
+    net = fp.mlp([4, 3, 2])
+    Xm = np.ma.masked_array(X, mask=np.zeros_like(X, dtype=bool))
+    np.testing.assert_array_equal(net.predict(Xm), net.predict(X))   # nothing masked: fine
+    Xm[0, 0] = np.ma.masked
+    with pytest.raises(TypeError, match=r"^X: expected a plain array, got a masked array"):
+        net.predict(Xm)
 
 
 # ---- values ---------------------------------------------------------------------------
@@ -183,6 +203,21 @@ def test_validation_data_errors_name_the_validation_argument(net, data):
     with pytest.raises(ValueError, match=r"(validation_data|y_val).*2.*got 3"):
         net.fit(X, y, epochs=1, validation_data=(np.ones((2, 3)), np.ones((3, 2))))
     assert net.params.tobytes() == before.tobytes()
+
+
+def test_float64_features_beyond_float32_range_are_refused_not_made_infinite():
+    net = fp.mlp([2, 3, 1], dtype="float32")
+    with pytest.raises(ValueError, match=r"^X: expected values within the float32 range"):
+        net.predict(np.array([[1e39, 1.0]]))
+
+
+def test_float64_targets_beyond_float32_range_are_refused_with_the_argument_named():
+    net = fp.mlp([2, 3, 1], dtype="float32")
+    X = np.ones((5, 2))
+    before = net.params.copy()
+    with pytest.raises(ValueError, match=r"^y: expected values within the float32 range"):
+        net.fit(X, np.full(5, 1e39), epochs=1)
+    np.testing.assert_array_equal(net.params, before)
 
 
 # ---- optimizer and fit arguments ------------------------------------------------------
