@@ -220,16 +220,6 @@ def test_float64_targets_beyond_float32_range_are_refused_with_the_argument_name
     np.testing.assert_array_equal(net.params, before)
 
 
-# ---- optimizer and fit arguments ------------------------------------------------------
-
-
-def test_bad_thread_counts_are_refused():
-    with pytest.raises(ValueError, match="n"):
-        fp.set_num_threads(0)
-    with pytest.raises(TypeError, match="n"):
-        fp.set_num_threads(1.5)
-
-
 # ---- unusual but valid arrays ---------------------------------------------------------
 def variants(X):
     big = np.zeros((X.shape[0] * 2, X.shape[1] * 3))

@@ -1,6 +1,8 @@
-"""Inputs found by an audit of the public API that used to crash, return wrong numbers or
-raise unclear errors: concurrent calls on one network, absurd thread counts. Each test
-states the behaviour a user may rely on."""
+"""Threads: concurrent calls on one network from several Python threads each give the
+result they give alone (predictions never see parameters that finite differences perturb);
+set_num_threads takes an integer from 1 to the limit, numpy integers included, and refuses
+anything else before any thread starts, naming n; an absurd FASTPROP_NUM_THREADS is refused
+at import, without a crash."""
 import os
 import subprocess
 import sys
@@ -93,6 +95,13 @@ def test_thread_counts_out_of_range_are_refused_before_any_thread_starts(n):
     with pytest.raises(ValueError, match=r"^n: expected a number of threads from 1 to \d+, got"):
         fp.set_num_threads(n)
     assert fp.get_num_threads() == before
+
+
+def test_bad_thread_counts_are_refused():
+    with pytest.raises(ValueError, match="n"):
+        fp.set_num_threads(0)
+    with pytest.raises(TypeError, match="n"):
+        fp.set_num_threads(1.5)
 
 
 def test_numpy_integer_thread_counts_are_accepted():
