@@ -1,8 +1,12 @@
-"""Bad input, as DESIGN.md's "Bad input" section promises: a ValueError or TypeError whose
-message names the argument and says what was expected and what came (both numbers for a
-shape), raised before anything changes (net.params stay as they were); unusual but valid
-arrays (non-contiguous, Fortran-ordered, read-only, integer) give the results of a clean
-float copy."""
+"""The data, X and y (and fit's validation_data), as every entry point takes them (predict,
+loss, backprop, fit, numerical_gradient, gradcheck). Bad data, as DESIGN.md's "Bad input"
+section promises: wrong shapes, empty or missing y, non-numeric or masked arrays, NaN, inf
+or values beyond float32's range, class labels out of range, is a ValueError or TypeError
+whose message names the argument and says what was expected and what came (both numbers for
+a shape), raised before anything changes (net.params stay as they were). Unusual but valid
+arrays (non-contiguous, Fortran-ordered, read-only, integer, the other float dtype) give the
+results of a clean float copy. Bad arguments other than data: test_construction_errors,
+test_fit_arguments, test_optimizer_validation, test_params, test_gradients_errors."""
 import numpy as np
 import pytest
 
