@@ -211,8 +211,11 @@ class RMSprop(Optimizer):
             a["lr"], a["alpha"], a["eps"], a["weight_decay"], a["momentum"], a["centered"]
 
     def _args(self):
+        alpha = as_float(self.alpha, "alpha", minimum=0.0)
+        if alpha > 1:   # torch accepts it; the squares' average would then weigh them < 0
+            raise ValueError(f"alpha: expected a smoothing constant in [0, 1], got {alpha}")
         return dict(lr=as_float(self.lr, "lr", minimum=0.0),
-                    alpha=as_float(self.alpha, "alpha", minimum=0.0),
+                    alpha=alpha,
                     eps=_eps(self.eps),
                     weight_decay=as_float(self.weight_decay, "weight_decay", minimum=0.0),
                     momentum=as_float(self.momentum, "momentum", minimum=0.0),

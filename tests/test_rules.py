@@ -335,7 +335,11 @@ def test_network_loss_and_gradient_equal_torch_autograd_float64(torch, act, head
     with torch.no_grad():
         out = twin.logits(X)
         out = twin.acts[-1](out).numpy()
-    assert_close_relative(net.predict(X), out, 1e-12)
+    # torch's gelu_tanh computes z/2 (1 + tanh u), which cancels for z < -3 (against a 50-digit
+    # mpmath reference over z in [-6, -3]: torch 1.1e-6 relative, fastprop's z sigmoid(2u)
+    # 5e-15): outputs near 0 then differ by torch's rounding, a few ulps of the largest output.
+    ulps = 4 if act == "gelu_tanh" else 0
+    assert_close_relative(net.predict(X), out, 1e-12, ulps_of_largest=ulps)
 
 
 @pytest.mark.parametrize("head", HEADS, ids=HEAD_IDS)
