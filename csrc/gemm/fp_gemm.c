@@ -47,7 +47,7 @@
  * FP_GEMM_SUP_TBUF    : max K*N elements of a transposed B copied for the no-packing path
  *                       (beyond it the copy costs more than packing saves).
  * FP_GEMM_PAR_MIN_MNK : products with M*N*K below this run on one thread.
- * (measured on Zen 3 with csrc/tests/gemm_check.c bench modes) */
+ * (set with csrc/tests/gemm_check.c's bench modes; host: docs/tuning.md) */
 #ifndef FP_GEMM_SUP_MAX_MNK
 #define FP_GEMM_SUP_MAX_MNK ((double)(120 * 120 * 120))
 #endif
@@ -204,11 +204,9 @@ typedef struct {
     TR_T tr;          /* transposed copy of B for the no-packing path, or NULL */
     /* order of the two innermost loops: 0, jr outer (a B micro-panel stays in L1 while the
      * A block streams from L2); 1, ir outer (an A micro-panel stays in L1 while the B panel
-     * streams through L2). Zen 5, one thread, AVX-512 (NC 1024/512 then): ir outer measured
-     * float64 1024^3 85 -> 95 GFLOP/s, 2048^3 88 -> 96, float32 1024^3 180 -> 196 (medians of
-     * 5 interleaved runs), the 784-256-128-10 products within 2%. The AVX2 rows (NC 4080: a
-     * panel of 4 MiB float32, 8 MiB float64) keep jr outer, as tuned on Zen 3. Same bits:
-     * only the order of the tiles changes. */
+     * streams through L2). The AVX-512 rows are faster with ir outer; the AVX2 rows (NC 4080:
+     * a panel of 4 MiB float32, 8 MiB float64) keep jr outer, as they were tuned (figures and
+     * hosts: docs/tuning.md). Same bits: only the order of the tiles changes. */
     int a_outer;
 } P(gemm_cfg);
 

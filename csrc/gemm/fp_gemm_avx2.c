@@ -15,7 +15,8 @@
 
 /* The k loop of the two micro-kernels is written in inline assembly (GCC/Clang extended asm,
  * AT&T syntax): with intrinsics GCC 12 renames the accumulators through the broadcast
- * register (vfmadd132 + vmovapd copies) and moves the B loads, costing ~10% in L1.
+ * register (vfmadd132 + vmovapd copies) and moves the B loads, which is slower in L1
+ * (docs/tuning.md).
  * Registers: the 12 accumulators are compiler-chosen ymm operands (c00..c51), ymm13 holds the
  * broadcast of A, ymm14/ymm15 the two B vectors. The B row of step p+1 is loaded at the end
  * of step p (software pipelining); the last step loads nothing, so the packed panels are never
@@ -87,8 +88,8 @@
 /* ---------------------------------------------------------------------------------------
  * float64 6x8: per k step, 2 loads of B (8 doubles), 6 broadcasts of A, 12 FMAs into
  * 12 ymm accumulators (c<row><half>). k unrolled by 4; the B row of step p+1 is loaded at the
- * end of step p (measured ~9% faster than loading at the start of the step). The packed
- * panels are never read past their k-th row.
+ * end of step p, which is faster than loading it at the start of the step (docs/tuning.md).
+ * The packed panels are never read past their k-th row.
  * --------------------------------------------------------------------------------------- */
 /* C row = alpha*acc (+ beta*C) (+ bias). C is only loaded when beta != 0. */
 #define D_STORE_ROW(i, x0, x1)                                                              \

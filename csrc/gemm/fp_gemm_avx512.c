@@ -9,8 +9,8 @@
  * Register tile 12 x 32 (float32) / 12 x 16 (float64): 12 rows x 2 zmm vectors = 24
  * accumulators (zmm0..zmm23), the B row of the step in zmm24/zmm25, the broadcasts of A in
  * zmm26..zmm31 (rotating, so that the renamer never waits). Per k step: 2 loads of B,
- * 12 broadcasts, 24 FMAs; the two FMA ports of a Golden Cove core (or one double-pumped pair
- * on Zen 4) take 12 cycles for them, under the 2 loads a cycle the core can do.
+ * 12 broadcasts, 24 FMAs; two 512-bit FMA pipes take 12 cycles for them, under the 2 loads a
+ * cycle the core can do (the cores this was written for: docs/tuning.md).
  * 12 rows rather than 14 (28 accumulators): batch sizes of 32, 128 and 512 leave an edge tile
  * of 8 rows at most, where 14 wastes up to a quarter of a 32-row product.
  *

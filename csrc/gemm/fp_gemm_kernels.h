@@ -40,20 +40,13 @@
  *   NC      : columns of the packed B panel (shared by threads), KC x NC in L3; the AVX-512
  *             rows read it again for every row tile (streamed through L2).
  * MC must be a multiple of MR and NC a multiple of NR.
- * AVX-512 rows (Sapphire Rapids class, 48 KiB L1d, 2 MiB L2): a KC x 32-float (16-double)
- * micro-panel of B is 128 bytes a row. Swept float32 n = 1024, 1 thread, best of 6
- * interleaved runs: MC in {120,240,480} x KC in {192,256,384} gave 99-131 GFLOP/s with the
- * host's noise as large as the differences; 240 x 256 (A block 240 KiB in L2) is kept.
- * NC on Zen 5 (EPYC family 26, 48 KiB L1d, 1 MiB L2 a core): with jr outer, a 4 MiB B panel
- * left the products with N = 4096 of the 1024-4096-4096-1024 network at 0.84-0.87x numpy and a
- * 1 MiB panel gained 5-10%; with ir outer (a_outer, fp_gemm.c) the 4 MiB panel (NC 4096
- * float32, 2048 float64) is the better again: 512x4096x4096 float32 185 -> 194 GFLOP/s,
- * 4096x4096x512 (A^T B) 199 -> 210, 2048^3 float64 91 -> 95, two threads on 512x4096x4096
- * 320 -> 354 (medians of 5 interleaved runs). NC changes no bits (only KC orders the sums).
- * AVX2 rows tuned on Zen 3 (EPYC, 1 thread, n = 1024): f64 MC in {72,144} x KC in {256,384},
- * f32 MC in {72,144,192} x KC in {256,384,512} all within ~3%; the larger KC won slightly
- * (f64 72x384: 46 GFLOP/s, f32 144x512: 93-95 GFLOP/s). The -D overrides below are for
- * such sweeps only.
+ * AVX-512 rows assume a 48 KiB L1d and 1-2 MiB of L2 a core: a KC x 32-float (16-double)
+ * micro-panel of B is 128 bytes a row; the A block (240 KiB) sits in L2. MC and KC were swept
+ * and differed less than the host's noise. NC 4096 float32 / 2048 float64 (a 4 MiB B panel)
+ * streams well with ir outer (a_outer, fp_gemm.c); with jr outer a 1 MiB panel was the
+ * better. NC changes no bits (only KC orders the sums). AVX2 rows: MC and KC swept alike, all
+ * close, the larger KC slightly ahead. The sweeps, their hosts and figures: docs/tuning.md.
+ * The -D overrides below are for such sweeps only.
  * ------------------------------------------------------------------------------------------ */
 /* Compile-time register tiles (the micro-kernels are written for exactly these). */
 #define FP_AVX2_D_MR 6
@@ -73,9 +66,9 @@
  * with the same KC (and FMA in ascending k in both kernels) the two paths give the same bits,
  * and a result does not depend on which of the two CPUs computed it (tests/test_kernels.py).
  * 256 keeps the AVX2 B micro-panel (16 KiB) and the AVX-512 A micro-panel (12 KiB float32,
- * 24 KiB float64) in a 48 KiB L1d (KC 192 and 128 measured slower for float64 on Zen 5); the
- * AVX2 rows measured the same at 256 as at their Zen 3 tuning (384 f64, 512 f32) on a
- * Sapphire Rapids host, within noise. */
+ * 24 KiB float64) in a 48 KiB L1d; a smaller KC was slower for float64, and the AVX2 rows
+ * measured the same at 256 as at their own best KC (384 f64, 512 f32), within noise
+ * (docs/tuning.md). */
 #ifndef FP_SIMD_KC
 #define FP_SIMD_KC 256
 #endif

@@ -1,8 +1,8 @@
 /* fp_exp.h: exp(x) for x <= 0 in float and double, written in plain arithmetic so that loops
  * calling it vectorise (a libm call per element cannot) and need no call. Used where the
  * argument is known to be non-positive: the stable sigmoid (exp(-|z|)) and the max-subtracted
- * softmax (exp(z - max z)). Measured, one thread, against libm: float sigmoid 2x faster; double
- * sigmoid 1.9x faster over 65536 elements (680 -> 325..365 us), 1.1x over 2048.
+ * softmax (exp(z - max z)). Sigmoid over large blocks is faster with it than with libm's exp
+ * (figures: docs/tuning.md).
  *
  * Method: x = n ln2 + r with |r| <= ln2/2 (Cody-Waite, ln2 split in two), exp(r) by its Taylor
  * series (float: degree 7 by Horner; double: degree 13 as 1 + (r + r^2 q(r)), q by Estrin for
@@ -13,9 +13,8 @@
  *
  * expm1(x) for x <= 0 shares the reduction: 2^n expm1(r) + (2^n - 1), with expm1(r) the same
  * polynomial before its 1 is added. It gives the vectorisable tanh of fp_activation.inc
- * (-expm1(-2|z|) / (2 + expm1(-2|z|))), within 3 ulp of libm's tanh (tests/test_kernels.py);
- * tanh networks' forward and backward passes about 2x faster than with libm's tanh per element
- * (64-128-10, batch 32, float64: loss 59 -> 26..33 us). */
+ * (-expm1(-2|z|) / (2 + expm1(-2|z|))), within 3 ulp of libm's tanh (tests/test_kernels.py),
+ * which vectorises where libm's tanh is a call per element (figures: docs/tuning.md). */
 #ifndef FP_EXP_H
 #define FP_EXP_H
 
