@@ -55,7 +55,7 @@ USE_OPENMP = os.environ.get("FASTPROP_NO_OPENMP") != "1" and sys.platform != "wi
 # turn selects like the stable sigmoid's into branch-free vector code. Neither flag changes
 # any result (unlike -ffast-math, which is not used).
 # -fno-semantic-interposition (when the compiler has it): exported kernels may be inlined into
-# the training loop of the same translation unit (csrc/fp_net.c), which -fPIC forbids otherwise.
+# the training loop of the same translation unit (csrc/nn/fp_net.c), which -fPIC forbids otherwise.
 # -ffp-contract=off: a * b + c is never fused into an FMA behind the code's back (-std=c11
 # implies it with GCC, said here because results rest on it): the kernels use FMA exactly where
 # they say so, which keeps the AVX-512, AVX2 and baseline copies bit-identical where promised.

@@ -1,5 +1,5 @@
 """Finite-difference gradients and the gradient check. The loop over parameters is compiled
-(csrc/fp_net.inc): each parameter is perturbed in place, the loss recomputed by a full forward
+(csrc/nn/fp_net.inc): each parameter is perturbed in place, the loss recomputed by a full forward
 pass, and the parameter restored bit-exactly, so `net.params` is unchanged afterwards.
 
 Default step eps (relative: the step for parameter p is eps * max(1, |p|)):

@@ -1,5 +1,5 @@
 """Losses by name, and the shaping of targets for them. The loss values and gradients are
-computed in csrc/fp_loss.inc, from the output layer's logits where the output activation is the
+computed in csrc/nn/fp_loss.inc, from the output layer's logits where the output activation is the
 loss's link (sigmoid + binary cross-entropy, softmax + cross-entropy), as PyTorch's
 BCEWithLogitsLoss and CrossEntropyLoss do."""
 from dataclasses import dataclass

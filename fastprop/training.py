@@ -1,5 +1,5 @@
 """`fit`: mini-batch training. The epoch loop (shuffle, gather, forward, backward, optimizer
-update) is one compiled call (csrc/fp_net.inc, net_train); Python checks the inputs once,
+update) is one compiled call (csrc/nn/fp_net.inc, net_train); Python checks the inputs once,
 allocates the buffers once, and only comes back between epochs when it must print progress."""
 import sys
 import time
