@@ -633,7 +633,7 @@ print(fp.simd_path())
 
 def test_tiny_network_one_sample_path_gives_the_general_paths_bits(tmp_path):
     """Where the CPU has AVX-512, per-sample training of networks whose layers fit in one
-    register runs csrc/fp_tiny.inc (FASTPROP_GEMM_ISA=avx2 turns it off). Same operations in
+    register runs csrc/nn/fp_tiny.inc (FASTPROP_GEMM_ISA=avx2 turns it off). Same operations in
     the same order as the general small-layer path: the parameters, losses and the divergence
     stop must have the same bits."""
     if not fp.simd_path().startswith("avx512"):

@@ -408,7 +408,7 @@ def fixed_gradients(net, steps=10, seed=3):
 
 
 # Up to 8192 parameters the compiled update is one pass; beyond, a dry pass then a write pass
-# (csrc/fp_optim.inc, as test_torch.py checks for SGD and Adam): both paths are checked.
+# (csrc/nn/fp_optim.inc, as test_torch.py checks for SGD and Adam): both paths are checked.
 OPTIMIZER_ARCHS = pytest.mark.parametrize("arch", [(4, 6, 3), (4, 300, 30)],
                                           ids=["51-params", "10530-params"])
 
@@ -633,7 +633,7 @@ print(fp.simd_path())
 
 
 def test_per_sample_path_gives_the_general_paths_bits_for_the_new_rules(tmp_path):
-    """Where the CPU has AVX-512, per-sample training of tiny networks runs csrc/fp_tiny.inc
+    """Where the CPU has AVX-512, per-sample training of tiny networks runs csrc/nn/fp_tiny.inc
     (FASTPROP_GEMM_ISA=avx2 turns it off): the new activations and optimizers must give the
     same parameters and losses, bit for bit, as the general path."""
     if not fp.simd_path().startswith("avx512"):

@@ -244,7 +244,7 @@ def optimizer_case(ref, dtype="float64", arch=(4, 6, 3)):
 
 
 # Up to 8192 parameters (FP_OPTIM_ONE_PASS) the update is one pass in place, undone from a copy
-# on failure; beyond, a dry pass then a write pass (csrc/fp_optim.inc): both paths are checked.
+# on failure; beyond, a dry pass then a write pass (csrc/nn/fp_optim.inc): both paths are checked.
 OPTIMIZER_ARCHS = pytest.mark.parametrize("arch", [(4, 6, 3), (4, 300, 30)],
                                           ids=["51-params", "10530-params"])
 
