@@ -1,6 +1,7 @@
 """The public face: the names DESIGN.md promises, the repr, layers' W and b as views into the
 flat parameter buffer, mlp's layer sizes and activations, weight initialisation (Glorot and He
 bounds, zero biases, seeds), and the `python -m fastprop info` command."""
+import os
 import subprocess
 import sys
 
@@ -181,7 +182,9 @@ def test_python_m_fastprop_info_runs_and_prints_the_simd_path():
 
 def test_fastprop_num_threads_environment_variable_is_honoured():
     code = "import fastprop; print(fastprop.get_num_threads())"
-    env = {"FASTPROP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    # The rest of the environment is kept: the child may need it (LD_PRELOAD, ASAN_OPTIONS of
+    # the sanitizer job; PYTHONPATH, a virtualenv's variables).
+    env = dict(os.environ, FASTPROP_NUM_THREADS="1")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, cwd="/", env=env)
     assert out.returncode == 0, out.stderr
