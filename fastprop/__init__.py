@@ -10,9 +10,9 @@ import os as _os
 from fastprop import _core
 from fastprop.activations import ACTIVATIONS
 from fastprop.gradients import GradcheckResult, gradcheck, numerical_gradient
-from fastprop.io import load, save
 from fastprop.losses import LOSSES
-from fastprop.network import Dense, Network, mlp
+from fastprop.io import save
+from fastprop.network import Dense, Network, load, mlp
 from fastprop.optim import SGD, Adagrad, Adam, AdamW, RMSprop
 from fastprop.training import History, TrainingDivergedError, fit
 

@@ -106,3 +106,17 @@ def as_float(value, argument, minimum=None, below=None):
     if below is not None and value >= below:
         raise ValueError(f"{argument}: expected a number < {below}, got {value}")
     return value
+
+
+def as_rng(seed):
+    """A numpy Generator from seed: an int >= 0, None (fresh entropy) or a Generator."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None:
+        return np.random.default_rng()
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        if seed < 0:
+            raise ValueError(f"seed: expected a non-negative integer, got {seed}")
+        return np.random.default_rng(int(seed))
+    raise TypeError(f"seed: expected an int, None or a numpy.random.Generator, got "
+                    f"{type(seed).__name__}")

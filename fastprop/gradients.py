@@ -12,7 +12,7 @@ import numpy as np
 
 from fastprop import _core
 from fastprop._validation import as_float
-from fastprop.network import check_network
+from fastprop._model import check_network
 
 __all__ = ["numerical_gradient", "gradcheck", "GradcheckResult", "default_eps"]
 

@@ -10,10 +10,9 @@ import zlib
 
 import numpy as np
 
-from fastprop._validation import check_finite
-from fastprop.network import MAX_ELEMENTS, Dense, Network, check_network
+from fastprop._model import MAX_ELEMENTS, check_network
 
-__all__ = ["save", "load"]
+__all__ = ["save", "read_network_file"]
 
 FORMAT = "fastprop-network"
 VERSION = 1
@@ -222,8 +221,10 @@ def _params_count(fields):
     return n_params
 
 
-def load(path):
-    """A Network from a file written by `save`; ValueError for anything else."""
+def read_network_file(path):
+    """(path as str, fields) from a file written by `save`, every member checked against the
+    others before anything is built from them (fastprop.network.load builds the network);
+    ValueError for anything else."""
     path = _path(path)
     fields = _read_fields(path)
     try:
@@ -241,12 +242,12 @@ def load(path):
         if params.ndim != 1 or params.size != n_params:
             raise ValueError(f"params of shape {params.shape}, expected ({n_params},) for "
                              f"sizes {sizes.tolist()}")
-        layers = [Dense(int(sizes[i]), int(sizes[i + 1]), acts[i]) for i in range(len(acts))]
-        net = Network(layers, loss=str(fields["loss"]), dtype=str(fields["dtype"]), seed=0)
-        if params.dtype != net.dtype:
-            raise ValueError(f"params of dtype {params.dtype}, expected {net.dtype}")
-        check_finite(params, "params")
-        net.params[...] = params
+        fields["activations"] = acts
     except (KeyError, ValueError, TypeError) as exc:
-        raise ValueError(f"path: {path!r} is not a valid fastprop network file: {exc}") from None
-    return net
+        raise not_a_network_file(path, exc) from None
+    return path, fields
+
+
+def not_a_network_file(path, exc):
+    """The ValueError that every refused file gives, naming the path and what is wrong."""
+    return ValueError(f"path: {path!r} is not a valid fastprop network file: {exc}")

@@ -14,7 +14,7 @@ import numpy as np
 
 from fastprop import _core
 from fastprop._validation import all_finite, as_dtype_finite, as_float
-from fastprop.network import check_network
+from fastprop._model import check_network
 
 __all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fastprop import _core
-from fastprop._validation import as_int
-from fastprop.network import _rng, check_network
+from fastprop._model import check_network
+from fastprop._validation import as_int, as_rng
 from fastprop.optim import SGD, Optimizer, _as_bool
 
 __all__ = ["fit", "History", "TrainingDivergedError"]
@@ -71,7 +71,7 @@ def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,
                              f"{type(validation_data).__name__}")
         Xv, Yv = net._inputs(*validation_data, names=("validation_data[0] (X_val)",
                                                       "validation_data[1] (y_val)"))
-    rng_state = _rng(seed).integers(0, 2 ** 64, size=4, dtype=np.uint64, endpoint=False)
+    rng_state = as_rng(seed).integers(0, 2 ** 64, size=4, dtype=np.uint64, endpoint=False)
     if not rng_state.any():
         rng_state[0] = 1
     with net._lock:       # the network's buffers and parameters: one compiled call at a time

@@ -51,12 +51,12 @@ def test_traced_memory_of_fit_does_not_grow_with_epochs():
 
 
 def test_an_evaluation_call_does_not_keep_a_workspace_above_the_limit(monkeypatch):
-    from fastprop import network
+    from fastprop import _model
     X, y = _data(n=64)
     net = fp.mlp([8, 16, 3], hidden="relu", output="softmax", loss="cross_entropy")
     net.predict(X[:8])
     assert net._ws is not None and net._cap == 8           # small: kept
-    monkeypatch.setattr(network, "KEEP_WORKSPACE_BYTES", net._ws.nbytes)
+    monkeypatch.setattr(_model, "KEEP_WORKSPACE_BYTES", net._ws.nbytes)
     expected = net.predict(X)                               # grows it above the limit
     assert net._ws is None and net._cap == 0               # dropped
     net.loss(X, y)

@@ -1,0 +1,338 @@
+"""The network's core: `Dense` layers and `Model`, the network without its training and file
+methods (fastprop.network.Network adds `fit` and `save`). A model owns one flat parameter
+buffer [W1, b1, W2, b2, ...] (each W of shape (n_in, n_out), row-major); its layers' W and b
+are views into it. Every computation is one call into the compiled floor (fastprop._core);
+this file only checks inputs, keeps the workspace and shapes results. The modules below
+fastprop.network (training, optim, io, gradients) know a network through this one, so that
+no import goes in a circle.
+
+Thread safety: the compiled calls of one network run one at a time (a lock per network, taken
+with the GIL released while waiting), since they share its workspace and `fit` and finite
+differences write its parameters. Different networks run in parallel."""
+import threading
+import weakref
+
+import numpy as np
+
+from fastprop import _core
+from fastprop._validation import (all_finite, as_dtype_finite, as_features, as_int,
+                                  as_numeric_array, as_rng, resolve_dtype)
+from fastprop.activations import get_activation
+from fastprop.losses import get_loss, prepare_targets
+
+__all__ = ["Dense", "Model", "check_network"]
+
+# The most elements a network's parameter buffer or workspace may hold: their byte sizes stay
+# far inside int64 (the compiled floor refuses more, fastprop._core.MAX_ELEMENTS).
+MAX_ELEMENTS = _core.MAX_ELEMENTS
+# Evaluation calls (predict, loss) do not keep a workspace larger than this for the next call.
+KEEP_WORKSPACE_BYTES = 256 << 20
+
+
+class Dense:
+    """A fully connected layer: Z = A_prev @ W + b, A = activation(Z).
+
+    Given to `Network`, which copies it and binds `W` (n_in, n_out) and `b` (n_out,) to views
+    of its parameter buffer; before that they are None."""
+
+    def __init__(self, n_in, n_out, activation="identity"):
+        self._n_in = as_int(n_in, "n_in", minimum=1, maximum=MAX_ELEMENTS)
+        self._n_out = as_int(n_out, "n_out", minimum=1, maximum=MAX_ELEMENTS)
+        self._activation = get_activation(activation).name
+        self._W = None
+        self._b = None
+        self._net = None    # a weak reference to the network whose params W and b view
+
+    # The shape and activation are fixed at construction: a network's compiled description,
+    # its buffer layout and `save` all follow them (a changed activation would be saved but
+    # not computed). Build a new layer instead.
+    n_in = property(lambda self: self._n_in, doc="inputs of the layer (read-only)")
+    n_out = property(lambda self: self._n_out, doc="outputs of the layer (read-only)")
+    activation = property(lambda self: self._activation,
+                          doc="the activation's name (read-only)")
+
+    @property
+    def W(self):
+        """The weights, (n_in, n_out): a view into the network's params (None before the
+        layer is part of a network). Assigning copies into the view, after the checks that
+        `Network.params` makes."""
+        return self._W
+
+    @W.setter
+    def W(self, values):
+        self._assign("W", values)
+
+    @property
+    def b(self):
+        """The biases, (n_out,): a view into the network's params (None before the layer is
+        part of a network). Assigning copies into the view."""
+        return self._b
+
+    @b.setter
+    def b(self, values):
+        self._assign("b", values)
+
+    def _assign(self, name, values):
+        net = self._net() if self._net is not None else None
+        if net is None:
+            raise AttributeError(f"{name}: this layer's parameters exist only once it is part "
+                                 f"of a Network (Network copies the layers it is given; use "
+                                 f"net.layers[i].{name})")
+        view = self._W if name == "W" else self._b
+        net._check_writeable(f"assigning layers[i].{name}")
+        arr = as_numeric_array(values, name)
+        if arr.shape != view.shape:
+            raise ValueError(f"{name}: expected shape {view.shape}, got {arr.shape}")
+        if arr.dtype.kind == "f" and not all_finite(arr):
+            raise ValueError(f"{name}: expected finite values, got NaN or infinity")
+        arr = as_dtype_finite(arr, view.dtype, name)
+        with net._lock:
+            view[...] = arr
+
+    @property
+    def n_params(self):
+        return (self.n_in + 1) * self.n_out
+
+    def __getstate__(self):     # a copy or a pickle is a layer of no network
+        state = self.__dict__.copy()
+        state["_net"] = None
+        return state
+
+    def __repr__(self):
+        return f"Dense({self.n_in}, {self.n_out}, {self.activation!r})"
+
+
+def check_network(net, argument="net"):
+    """net itself, or a TypeError naming the argument when it is not a Network."""
+    if not isinstance(net, Model):
+        raise TypeError(f"{argument}: expected a fastprop Network, got {type(net).__name__}")
+    return net
+
+
+class Model:
+    """A multi-layer perceptron trained by backpropagation.
+
+    layers: list of Dense, each n_in equal to the previous n_out; softmax only last.
+    loss: "mse", "binary_cross_entropy" (sigmoid or softmax output) or "cross_entropy"
+    (softmax output). dtype: "float32" or "float64". seed: int, None or a Generator, for
+    the weight initialisation (Glorot uniform for sigmoid/tanh/identity/softmax layers, He
+    uniform for relu-family layers; biases zero)."""
+
+    def __init__(self, layers, loss="mse", dtype="float64", seed=0):
+        if isinstance(layers, Dense):
+            layers = [layers]
+        if not isinstance(layers, (list, tuple)) or len(layers) == 0:
+            raise ValueError(f"layers: expected a non-empty list of Dense layers, got {layers!r}")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Dense):
+                raise TypeError(f"layers[{i}]: expected a Dense layer, got {type(layer).__name__}")
+            if i > 0 and layer.n_in != layers[i - 1].n_out:
+                raise ValueError(f"layers[{i}]: expected n_in = {layers[i - 1].n_out} (the "
+                                 f"previous layer's n_out), got {layer.n_in}")
+            if get_activation(layer.activation).output_only and i != len(layers) - 1:
+                raise ValueError(f"layers[{i}]: '{layer.activation}' is an output activation; "
+                                 f"expected it in the last layer only, got it in layer {i}")
+        if len(layers) > _core.MAX_LAYERS:
+            raise ValueError(f"layers: expected at most {_core.MAX_LAYERS} layers, got {len(layers)}")
+        total = sum(layer.n_params for layer in layers)          # Python ints: exact
+        if total > MAX_ELEMENTS:
+            raise ValueError(f"layers: expected at most {MAX_ELEMENTS:,} parameters in all, got "
+                             f"a network of {total:,}")
+        if layers[-1].activation == "softmax" and layers[-1].n_out == 1:
+            raise ValueError("layers[-1]: softmax over a single unit is always 1 (zero "
+                             "gradient); expected n_out >= 2, or 'sigmoid' for one output")
+        self._loss = get_loss(loss)
+        out = layers[-1].activation
+        if self._loss.outputs is not None and out not in self._loss.outputs:
+            allowed = " or ".join(repr(a) for a in self._loss.outputs)
+            raise ValueError(f"loss: {self._loss.name!r} expects a {allowed} output layer, "
+                             f"got {out!r}")
+        self._dtype = resolve_dtype(dtype)
+        self._layers = tuple(Dense(l.n_in, l.n_out, l.activation) for l in layers)
+        self._sizes = np.array([layers[0].n_in] + [l.n_out for l in layers], dtype=np.int64)
+        self._spec = self._make_spec()
+        self._params = np.zeros(self._spec.n_params, dtype=self.dtype)   # the C layout's count
+        self._bind_views()
+        self._init_weights(as_rng(seed))
+        self._ws, self._cap = None, 0
+        self._lock = threading.RLock()   # one compiled call at a time (see the module doc)
+        self._buffer_allocations = 0     # counted so that tests can prove the reuse
+        self._grad, self._gather = None, None
+
+    def _make_spec(self):
+        """The compiled floor's description of this network (shapes, codes), checked there."""
+        acts = [get_activation(l.activation).code for l in self._layers]
+        return _core.NetSpec(self._sizes, acts, self._loss.code)
+
+    def _bind_views(self):
+        offset = 0
+        for layer in self.layers:
+            n_w = layer.n_in * layer.n_out
+            layer._W = self._params[offset:offset + n_w].reshape(layer.n_in, layer.n_out)
+            layer._b = self._params[offset + n_w:offset + layer.n_params]
+            layer._net = weakref.ref(self)
+            offset += layer.n_params
+
+    def _init_weights(self, rng):
+        for layer in self.layers:
+            if get_activation(layer.activation).init == "he":
+                bound = np.sqrt(6.0 / layer.n_in)
+            else:
+                bound = np.sqrt(6.0 / (layer.n_in + layer.n_out))
+            layer.W[...] = rng.uniform(-bound, bound, size=layer.W.shape)
+            layer.b[...] = 0
+
+    # ---- parameters -------------------------------------------------------------------
+    @property
+    def params(self):
+        """The flat parameter buffer (writable; layers' W and b are views into it)."""
+        return self._params
+
+    @params.setter
+    def params(self, values):
+        arr = as_numeric_array(values, "params")
+        if arr.shape != self._params.shape:
+            raise ValueError(f"params: expected shape {self._params.shape}, got {arr.shape}")
+        if arr.dtype.kind == "f" and not all_finite(arr):
+            raise ValueError("params: expected finite values, got NaN or infinity")
+        arr = as_dtype_finite(arr, self.dtype, "params")
+        with self._lock:
+            self._params[...] = arr
+
+    @property
+    def n_params(self):
+        return self._params.shape[0]
+
+    # The layers and the dtype are fixed at construction (the compiled description, the
+    # buffer and `save` follow them): a tuple and read-only properties.
+    layers = property(lambda self: self._layers, doc="the Dense layers, a tuple (read-only)")
+    dtype = property(lambda self: self._dtype, doc="the network's numpy dtype (read-only)")
+
+    def __getstate__(self):
+        """copy.deepcopy and pickle: the parameters, the layers' shapes and activations and the
+        loss; not the lock, nor the workspaces (rebuilt on demand), nor the layer objects (the
+        copy gets its own, viewing its own parameters)."""
+        state = self.__dict__.copy()
+        for key in ("_lock", "_ws", "_grad", "_gather", "_spec"):
+            state.pop(key, None)
+        state["_layers"] = [(l.n_in, l.n_out, l.activation) for l in self._layers]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._layers = tuple(Dense(*spec) for spec in state["_layers"])
+        self._spec = self._make_spec()
+        self._lock = threading.RLock()
+        self._ws, self._cap, self._grad, self._gather = None, 0, None, None
+        self._bind_views()
+
+    def __copy__(self):
+        """A copy of a network is a network of its own (the parameters copied): a shallow copy
+        would share the parameters without sharing the lock that guards them."""
+        import copy
+        return copy.deepcopy(self)
+
+    @property
+    def loss_name(self):
+        return self._loss.name
+
+    @property
+    def n_in(self):
+        return int(self._sizes[0])
+
+    @property
+    def n_out(self):
+        return int(self._sizes[-1])
+
+    def __repr__(self):
+        rows = [f"  ({i}) Dense({l.n_in}, {l.n_out}, {l.activation!r})  W {l.W.shape}, "
+                f"b {l.b.shape}" for i, l in enumerate(self.layers)]
+        return (f"Network(\n" + "\n".join(rows) + f"\n  loss={self._loss.name!r}, "
+                f"dtype={self.dtype.name!r}, n_params={self.n_params:,}\n)")
+
+    # ---- compiled calls ---------------------------------------------------------------
+    def _drop_large_workspace(self, cap_before):
+        """After an evaluation call (predict, loss) that grew the workspace: one above
+        KEEP_WORKSPACE_BYTES is not kept for the next call (a predict over a large X would
+        otherwise hold memory the size of its activations for the network's life). A
+        workspace that training allocated is kept."""
+        if (self._cap > cap_before and self._ws is not None
+                and self._ws.nbytes > KEEP_WORKSPACE_BYTES):
+            self._ws, self._cap = None, 0
+
+    def _workspace(self, rows):
+        """The workspace for `rows` rows a call: allocated when a call needs more, else reused."""
+        if rows > self._cap:
+            size = self._spec.workspace_size(rows)
+            self._ws, self._cap = np.empty(size, dtype=self.dtype), rows
+            self._buffer_allocations += 1
+        return self._ws
+
+    def _train_buffers(self, rows):
+        """Workspace, gradient and batch-gather buffers for training with `rows`-row batches,
+        kept between calls (a large network's gradient is worth not zeroing pages for)."""
+        ws = self._workspace(rows)
+        if self._grad is None:
+            self._grad = np.empty_like(self._params)
+        need = rows * (self.n_in + self.n_out)
+        if self._gather is None or self._gather.shape[0] < need:
+            self._gather = np.empty(need, dtype=self.dtype)
+            self._buffer_allocations += 1
+        return ws, self._grad, self._gather
+
+    def _features(self, X, name="X"):
+        return as_features(X, self.n_in, self.dtype, name)
+
+    def _inputs(self, X, y, names=("X", "y")):
+        Xc = self._features(X, names[0])
+        if y is None:
+            raise TypeError(f"{names[1]}: expected targets for the {Xc.shape[0]} samples of "
+                            f"{names[0]}, got None")
+        return Xc, prepare_targets(self._loss, y, Xc.shape[0], self.n_out, self.dtype, names[1])
+
+    def _check_writeable(self, what):
+        """A ValueError naming params when the user has made them read-only: `what` writes
+        them in place."""
+        if not self._params.flags.writeable:
+            raise ValueError(f"params: {what} writes net.params in place, but they were made "
+                             f"read-only (net.params.flags.writeable is False); set it back "
+                             f"to True first")
+
+    def predict(self, X):
+        """Output activations for X (n, n_in): shape (n, n_out)."""
+        Xc = self._features(X)
+        out = np.empty((Xc.shape[0], self.n_out), dtype=self.dtype)
+        with self._lock:
+            cap_before = self._cap
+            ws = self._workspace(Xc.shape[0])
+            _core.forward(self._spec, self._params, Xc, ws, self._cap, out)
+            self._drop_large_workspace(cap_before)
+        return out
+
+    def loss(self, X, y):
+        """Mean loss on (X, y): one forward pass."""
+        Xc, Y = self._inputs(X, y)
+        with self._lock:
+            cap_before = self._cap
+            ws = self._workspace(Xc.shape[0])
+            value = _core.net_loss(self._spec, self._params, Xc, Y, ws, self._cap)
+            self._drop_large_workspace(cap_before)
+            return float(value)
+
+    def backprop(self, X, y):
+        """(loss, grad): one forward and one backward pass; grad is laid out like params."""
+        Xc, Y = self._inputs(X, y)
+        grad = np.empty_like(self._params)
+        with self._lock:
+            ws = self._workspace(Xc.shape[0])
+            loss = _core.backprop(self._spec, self._params, Xc, Y, ws, self._cap, grad)
+        return float(loss), grad
+
+    def _repeat_passes(self, X, Y, grad, backward, reps):
+        """Runs the loss (backward=False) or backprop (backward=True, into grad) `reps` times
+        in one compiled call, for timing passes shorter than a Python call (fastprop bench).
+        X and Y come from _inputs. Returns the last loss."""
+        with self._lock:
+            ws = self._workspace(X.shape[0])
+            return _core.repeat_passes(self._spec, self._params, X, Y, ws, self._cap,
+                                          grad, backward, reps)
