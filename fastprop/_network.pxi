@@ -272,63 +272,122 @@ def optim_step(OptimSpec opt, floating[::1] params, const floating[::1] grad,
     return refused == 0
 
 
-def train(NetSpec spec, OptimSpec opt, floating[::1] params, const floating[:, ::1] X,
-          const floating[:, ::1] Y, int64_t batch, int64_t epochs, bint shuffle,
-          uint64_t[::1] rng, int64_t[::1] perm, floating[::1] state, floating[::1] ws, int64_t cap, floating[::1] grad, floating[::1] gather,
-          double[::1] epoch_loss, const floating[:, ::1] Xv, const floating[:, ::1] Yv,
-          double[::1] val_loss):
-    """Runs `epochs` epochs of mini-batch training in one compiled loop.
+cdef class TrainJob:
+    """One fit's compiled training: the network (NetSpec), the optimizer (OptimSpec), the
+    data and every buffer, each shape checked once, here; run(k) then runs k epochs in one
+    compiled call without the GIL, as often as the caller likes. The job keeps a reference to
+    every array it points into, and owns the shuffling order and the per-epoch losses
+    (`epoch_loss`, `val_loss`, read after each run)."""
+    cdef readonly NetSpec spec
+    cdef readonly OptimSpec opt
+    cdef readonly object epoch_loss, val_loss
+    cdef object _arrays
+    cdef fp_net net
+    cdef bint f64, shuffle
+    cdef int64_t n, n_val, batch, cap, max_epochs
+    cdef void *params
+    cdef const void *X
+    cdef const void *Y
+    cdef const void *Xv
+    cdef const void *Yv
+    cdef void *state
+    cdef void *ws
+    cdef void *grad
+    cdef void *gather
+    cdef uint64_t *rng
+    cdef int64_t *perm
+    cdef double *el
+    cdef double *vl
 
-    Returns the number of epochs completed; a negative value -(1 + e) means that a step of
-    epoch e met a non-finite loss or gradient and stopped before its update."""
-    cdef fp_net net = spec.net
+    def __init__(self, NetSpec spec, OptimSpec opt, params, X, Y, Xv, Yv, *, state, ws,
+                 int64_t cap, grad, gather, int64_t batch, bint shuffle, uint64_t[::1] rng,
+                 int64_t max_epochs):
+        if max_epochs < 1:
+            raise ValueError(f"max_epochs: expected a positive integer, got {max_epochs}")
+        _check_len("rng", rng.shape[0], 4)
+        self.spec, self.opt, self.net = spec, opt, spec.net
+        self.batch, self.cap, self.shuffle, self.max_epochs = batch, cap, shuffle, max_epochs
+        self.rng = &rng[0]
+        self.epoch_loss = np.zeros(max_epochs)
+        self.val_loss = np.zeros(max_epochs)
+        cdef double[::1] el = self.epoch_loss, vl = self.val_loss
+        self.el, self.vl = &el[0], &vl[0]
+        self._arrays = (params, X, Y, Xv, Yv, state, ws, grad, gather, rng)
+        if params.dtype == np.float64:
+            _train_bind[double](self, params, X, Y, Xv, Yv, state, ws, grad, gather)
+        else:
+            _train_bind[float](self, params, X, Y, Xv, Yv, state, ws, grad, gather)
+        perm = np.arange(self.n, dtype=np.int64)
+        self._arrays += (perm,)
+        cdef int64_t[::1] pv = perm
+        self.perm = &pv[0]
+
+    def run(self, int64_t epochs):
+        """Runs `epochs` epochs of mini-batch training in one compiled loop; epoch e's mean
+        training loss goes to epoch_loss[e] (and its validation loss to val_loss[e]).
+
+        Returns the number of epochs completed; a negative value -(1 + e) means that a step of
+        epoch e met a non-finite loss or gradient and stopped before its update."""
+        if epochs < 0 or epochs > self.max_epochs:
+            raise ValueError(f"epochs: expected 0 to {self.max_epochs} epochs a call, got {epochs}")
+        if epochs == 0:
+            return 0
+        cdef int64_t done
+        cdef double *vl = self.vl if self.n_val > 0 else NULL
+        with nogil:
+            if self.f64:
+                done = fp_d_net_train(&self.net, <double *>self.params, self.n,
+                                      <const double *>self.X, <const double *>self.Y,
+                                      self.batch, epochs, self.shuffle, self.rng, self.perm,
+                                      &self.opt.opt, <double *>self.state, <double *>self.ws,
+                                      self.cap, <double *>self.grad, <double *>self.gather,
+                                      self.el, self.n_val, <const double *>self.Xv,
+                                      <const double *>self.Yv, vl)
+            else:
+                done = fp_s_net_train(&self.net, <float *>self.params, self.n,
+                                      <const float *>self.X, <const float *>self.Y,
+                                      self.batch, epochs, self.shuffle, self.rng, self.perm,
+                                      &self.opt.opt, <float *>self.state, <float *>self.ws,
+                                      self.cap, <float *>self.grad, <float *>self.gather,
+                                      self.el, self.n_val, <const float *>self.Xv,
+                                      <const float *>self.Yv, vl)
+        return done
+
+
+cdef int _train_bind(TrainJob job, floating[::1] params, const floating[:, ::1] X,
+                     const floating[:, ::1] Y, const floating[:, ::1] Xv,
+                     const floating[:, ::1] Yv, floating[::1] state, floating[::1] ws,
+                     floating[::1] grad, floating[::1] gather) except -1:
+    """Checks every shape of a TrainJob (one dtype for all arrays) and takes its pointers."""
+    cdef fp_net *net = &job.net
     cdef Py_ssize_t n = X.shape[0], n_val = Xv.shape[0]
+    cdef int64_t batch = job.batch, cap = job.cap
     if batch < 1:
         raise ValueError(f"batch_size: expected a positive integer, got {batch}")
     if batch > cap:
         raise ValueError(f"cap: expected at least batch_size = {batch} rows, got {cap}")
-    cdef int64_t N = _check_common(&net, params.shape[0], ws.shape[0], cap,
-                                   min(n, batch), X.shape[1])
-    _check_targets(&net, n, Y.shape[0], Y.shape[1])
+    cdef int64_t N = _check_common(net, params.shape[0], ws.shape[0], cap, min(n, batch),
+                                   X.shape[1])
+    _check_targets(net, n, Y.shape[0], Y.shape[1])
     cdef int64_t n_in = net.sizes[0], n_out = net.sizes[net.n_layers]
     _check_len("grad", grad.shape[0], N)
-    _check_state(opt, state.shape[0], N)
-    _check_len("rng", rng.shape[0], 4)
-    _check_len("perm", perm.shape[0], n)
+    _check_state(job.opt, state.shape[0], N)
     if gather.shape[0] < batch * (n_in + n_out):
         raise ValueError(f"gather: expected at least {batch * (n_in + n_out)} elements, "
                          f"got {gather.shape[0]}")
-    if epochs < 0:
-        raise ValueError(f"epochs: expected a non-negative integer, got {epochs}")
-    if epoch_loss.shape[0] < epochs:
-        raise ValueError(f"epoch_loss: expected at least {epochs} elements, got {epoch_loss.shape[0]}")
-    cdef const floating *xv = NULL
-    cdef const floating *yv = NULL
-    cdef double *vl = NULL
     if n_val > 0:
         if Xv.shape[1] != n_in:
             raise ValueError(f"X_val: expected {n_in} columns (n_in), got {Xv.shape[1]}")
         if Yv.shape[0] != n_val or Yv.shape[1] != n_out:
             raise ValueError(f"y_val: expected shape ({n_val}, {n_out}), "
                              f"got ({Yv.shape[0]}, {Yv.shape[1]})")
-        if val_loss.shape[0] < epochs:
-            raise ValueError(f"val_loss: expected at least {epochs} elements, got {val_loss.shape[0]}")
-        xv = &Xv[0, 0]
-        yv = &Yv[0, 0]
-        vl = &val_loss[0]
-    if epochs == 0:
-        return 0
-    cdef int64_t done
-    with nogil:
-        if floating is double:
-            done = fp_d_net_train(&net, &params[0], n, &X[0, 0], &Y[0, 0], batch, epochs,
-                                  shuffle, &rng[0], &perm[0], &opt.opt, &state[0], &ws[0], cap,
-                                  &grad[0], &gather[0], &epoch_loss[0], n_val, xv, yv, vl)
-        else:
-            done = fp_s_net_train(&net, &params[0], n, &X[0, 0], &Y[0, 0], batch, epochs,
-                                  shuffle, &rng[0], &perm[0], &opt.opt, &state[0], &ws[0], cap,
-                                  &grad[0], &gather[0], &epoch_loss[0], n_val, xv, yv, vl)
-    return done
+        job.Xv = &Xv[0, 0]
+        job.Yv = &Yv[0, 0]
+    job.f64 = floating is double
+    job.n, job.n_val = n, n_val
+    job.params, job.X, job.Y = &params[0], &X[0, 0], &Y[0, 0]
+    job.state, job.ws, job.grad, job.gather = &state[0], &ws[0], &grad[0], &gather[0]
+    return 0
 
 
 def repeat_passes(NetSpec spec, const floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,

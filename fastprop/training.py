@@ -95,10 +95,11 @@ def _train(net, Xc, Y, Xv, Yv, batch, epochs, shuffle, rng_state, optimizer, opt
     n = Xc.shape[0]
     ws, grad, gather = net._train_buffers(batch)   # first: a MemoryError leaves opt unbound
     state = optimizer._bind(net)
-    opt_spec = optimizer._spec(opt_args)
-    perm = np.arange(n, dtype=np.int64)
-    epoch_loss = np.zeros(max(min(epochs, MAX_EPOCHS_A_CALL), 1))
-    val_loss = np.zeros_like(epoch_loss)
+    job = _core.TrainJob(net._spec, optimizer._spec(opt_args), net.params, Xc, Y, Xv, Yv,
+                         state=state, ws=ws, cap=net._cap, grad=grad, gather=gather,
+                         batch=batch, shuffle=bool(shuffle), rng=rng_state,
+                         max_epochs=max(min(epochs, MAX_EPOCHS_A_CALL), 1))
+    epoch_loss, val_loss = job.epoch_loss, job.val_loss
     history = History()
 
     # With progress, calls run chunks of epochs, doubled while a chunk takes under 0.1 s, so
@@ -113,9 +114,7 @@ def _train(net, Xc, Y, Xv, Yv, batch, epochs, shuffle, rng_state, optimizer, opt
     while done < epochs:
         k = min(chunk, epochs - done, MAX_EPOCHS_A_CALL)
         t0 = time.perf_counter()
-        ran = _core.train(net._spec, opt_spec, net.params, Xc, Y, batch, k, bool(shuffle),
-                          rng_state, perm, state, ws, net._cap, grad, gather, epoch_loss, Xv, Yv,
-                          val_loss)
+        ran = _run_epochs(job, k)
         completed = ran if ran >= 0 else -ran - 1
         history.loss.extend(epoch_loss[:completed].tolist())
         if Xv.shape[0]:
@@ -141,6 +140,11 @@ def _train(net, Xc, Y, Xv, Yv, batch, epochs, shuffle, rng_state, optimizer, opt
     if progress and epochs:
         print(file=sys.stdout, flush=True)
     return history
+
+
+def _run_epochs(job, k):
+    """k epochs in one compiled call (a function of its own, so tests can watch the calls)."""
+    return job.run(k)
 
 
 def _print_progress(history, epochs):

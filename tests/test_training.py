@@ -349,11 +349,11 @@ def test_a_fit_split_into_many_compiled_calls_gives_the_same_bits(monkeypatch, b
 
     whole, hist_whole = run()
     calls = []
-    real_train = training._core.train
+    real_run = training._run_epochs
     monkeypatch.setattr(training, "FIRST_CALL_WORK", 1)
     monkeypatch.setattr(training, "CALL_SECONDS", 1e-9)
-    monkeypatch.setattr(training._core, "train",
-                        lambda *a: calls.append(a[6]) or real_train(*a))
+    monkeypatch.setattr(training, "_run_epochs",
+                        lambda job, k: calls.append(k) or real_run(job, k))
     split, hist_split = run()
     assert len(calls) == 40 and set(calls) == {1}       # one epoch a call
     assert split.tobytes() == whole.tobytes()
@@ -412,9 +412,9 @@ def test_the_first_compiled_call_counts_validation_rows_in_its_size(monkeypatch)
     Xv, yv = rng.normal(size=(4000, 2)), rng.uniform(size=4000)
     net = fp.mlp([2, 3, 1], output="sigmoid", seed=0)
     calls = []
-    real_train = training._core.train
-    monkeypatch.setattr(training._core, "train",
-                        lambda *a: calls.append(a[6]) or real_train(*a))
+    real_run = training._run_epochs
+    monkeypatch.setattr(training, "_run_epochs",
+                        lambda job, k: calls.append(k) or real_run(job, k))
     net.fit(X, y, epochs=20000, validation_data=(Xv, yv))
     assert calls[0] == training.FIRST_CALL_WORK // (4001 * (net.n_params + 64))
     assert sum(calls) == 20000
