@@ -14,7 +14,8 @@
 static const char *const activation_names[] = { FP_ACTIVATIONS(FP_NAME_) };
 static const char *const activation_inits[] = { FP_ACTIVATIONS(FP_INIT_) };
 static const int activation_output_only[] = { FP_ACTIVATIONS(FP_PLACE_) };
-static const char *const loss_names[] = { FP_LOSSES(FP_NAME_) };
+#define FP_LOSS_NAME_(ID, name) #name,
+static const char *const loss_names[] = { FP_LOSSES(FP_LOSS_NAME_) };
 static const char *const optimizer_names[] = { FP_OPTIMIZERS(FP_NAME_) };
 static const int optimizer_n_state[] = { FP_OPTIMIZERS(FP_STATE_) };
 

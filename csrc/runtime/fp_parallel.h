@@ -60,14 +60,27 @@ static inline void *fp_thread_scratch(void)
 typedef void (*fp_range_fn)(void *ctx, int64_t lo, int64_t hi);
 void fp_parallel_run(int64_t count, fp_range_fn fn, void *ctx);
 
-/* FP_AVX2_RANGE(copy, fn) defines `copy`, the range function fn compiled for AVX2 (fn inlined
- * into it), or a plain forwarder where there is no AVX2 copy. */
+
+
+/* FP_AVX2_TWIN(ret, twin, fn, (params), (args)) defines `twin`, the function fn compiled for
+ * AVX2 (fn inlined into it, with everything it calls in the translation unit); _VOID for a
+ * function returning nothing. Only where there is an AVX2 copy: callers test
+ * FP_HAVE_AVX2_COPY before calling a twin. The one way a whole pass gets its AVX2 copy. */
+#if FP_HAVE_AVX2_COPY
+#define FP_AVX2_TWIN(ret, twin, fn, params, args)                                           \
+    static FP_FLATTEN FP_TARGET_AVX2 ret twin params { return fn args; }
+#define FP_AVX2_TWIN_VOID(twin, fn, params, args)                                           \
+    static FP_FLATTEN FP_TARGET_AVX2 void twin params { fn args; }
+#else
+#define FP_AVX2_TWIN(ret, twin, fn, params, args)
+#define FP_AVX2_TWIN_VOID(twin, fn, params, args)
+#endif
+
+/* FP_AVX2_RANGE(copy, fn): the AVX2 twin of a range function (fp_parallel_range takes both),
+ * or a plain forwarder where there is no AVX2 copy. */
 #if FP_HAVE_AVX2_COPY
 #define FP_AVX2_RANGE(copy, fn)                                                              \
-    static FP_FLATTEN FP_TARGET_AVX2 void copy(void *ctx, int64_t lo, int64_t hi)            \
-    {                                                                                        \
-        fn(ctx, lo, hi);                                                                     \
-    }
+    FP_AVX2_TWIN_VOID(copy, fn, (void *ctx, int64_t lo, int64_t hi), (ctx, lo, hi))
 #else
 #define FP_AVX2_RANGE(copy, fn)                                                              \
     static void copy(void *ctx, int64_t lo, int64_t hi) { fn(ctx, lo, hi); }
