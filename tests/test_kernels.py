@@ -6,6 +6,9 @@ gradients; and numerical stability at |z| = 1000 (no warning, no NaN, exact limi
 import itertools
 import warnings
 
+import os
+import sys
+
 import numpy as np
 import pytest
 
@@ -13,6 +16,9 @@ import fastprop as fp
 from fastprop import _kernels
 from fastprop.activations import ACTIVATIONS
 from fastprop.losses import LOSSES
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from helpers import assert_same_bits  # noqa: E402
 
 DTYPES = [np.float64, np.float32]
 TRANS = list(itertools.product([False, True], repeat=2))
@@ -494,45 +500,10 @@ print(_kernels.simd_path())
 """
 
 
-def _bits_under_isa(tmp_path, script_text, cap):
-    """Run script_text in a fresh interpreter with the default instruction-set path and with
-    FASTPROP_GEMM_ISA=cap; returns {"default": (bytes, simd path), cap: (bytes, simd path)}."""
-    import os
-    import subprocess
-    import sys
-    script = tmp_path / "isa_script.py"
-    script.write_text(script_text)
-    out = {}
-    for isa in ("default", cap):
-        env = dict(os.environ)
-        env.pop("FASTPROP_GEMM_ISA", None)
-        if isa != "default":
-            env["FASTPROP_GEMM_ISA"] = isa
-        path = tmp_path / f"{isa}.npy"
-        r = subprocess.run([sys.executable, str(script), str(path)], env=env, cwd=tmp_path,
-                           capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, r.stderr
-        out[isa] = (np.load(path), r.stdout.strip())
-    return out
-
-
-def _assert_same_bits(tmp_path, script_text, cap, cap_path, min_size, default_path=None):
-    """script_text's output under the default path (which must report default_path, when
-    given) and under FASTPROP_GEMM_ISA=cap (which must report cap_path): at least min_size
-    bytes, the same bits."""
-    out = _bits_under_isa(tmp_path, script_text, cap)
-    assert out[cap][1] == cap_path
-    if default_path is not None:
-        assert out["default"][1] == default_path
-    a, b = out["default"][0], out[cap][0]
-    assert a.shape == b.shape and a.size > min_size
-    assert np.array_equal(a, b)
-
-
 def test_avx2_copies_of_activations_and_optimizers_give_the_baseline_bits(tmp_path):
     """Large elementwise passes run AVX2-compiled copies (without FMA) where the CPU has AVX2;
     FASTPROP_GEMM_ISA=generic forces the baseline code. Both must give the same bits."""
-    _assert_same_bits(tmp_path, _ISA_SCRIPT, "generic", "generic", 10 ** 6)
+    assert_same_bits(tmp_path, _ISA_SCRIPT, "generic", "generic", 10 ** 6)
 
 
 # ---- the AVX-512 GEMM gives the AVX2 GEMM's bits -------------------------------------------
@@ -577,7 +548,7 @@ def test_avx512_gemm_gives_the_avx2_gemms_bits(tmp_path):
     whole gradients must have the same bits."""
     if not fp.simd_path().startswith("avx512"):
         pytest.skip(f"this CPU runs the {fp.simd_path()} path, not AVX-512")
-    _assert_same_bits(tmp_path, _GEMM_ISA_SCRIPT, "avx2", "avx2+fma", 10 ** 6, fp.simd_path())
+    assert_same_bits(tmp_path, _GEMM_ISA_SCRIPT, "avx2", "avx2+fma", 10 ** 6, fp.simd_path())
 
 
 # ---- the one-sample path of tiny networks gives the general path's bits --------------------
@@ -638,7 +609,7 @@ def test_tiny_network_one_sample_path_gives_the_general_paths_bits(tmp_path):
     stop must have the same bits."""
     if not fp.simd_path().startswith("avx512"):
         pytest.skip(f"this CPU runs the {fp.simd_path()} path, not AVX-512")
-    _assert_same_bits(tmp_path, _TINY_ISA_SCRIPT, "avx2", "avx2+fma", 2000, fp.simd_path())
+    assert_same_bits(tmp_path, _TINY_ISA_SCRIPT, "avx2", "avx2+fma", 2000, fp.simd_path())
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

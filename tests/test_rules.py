@@ -18,6 +18,10 @@ import pytest
 import fastprop as fp
 from fastprop import _kernels
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from helpers import (TorchTwin, assert_close_relative, assert_same_bits,  # noqa: E402
+                     torch_activation)
+
 NEW_ACTIVATIONS = ["gelu", "gelu_tanh", "silu", "elu", "softplus"]
 DTYPES = [np.float64, np.float32]
 
@@ -32,95 +36,6 @@ TINY = 1e-8
 F64_KERNEL = dict(rtol=1e-13, atol=1e-15)
 # float32: each library rounds in float32 on its own (test_kernels allows 2e-6 against float64).
 F32_KERNEL = dict(rtol=1e-5, atol=1e-6)
-
-
-# ---- the torch twin of a network (as in test_torch.py, with the new activations) ----------
-def torch_activation(torch, name):
-    nn = torch.nn
-    return {"identity": nn.Identity(), "sigmoid": nn.Sigmoid(), "tanh": nn.Tanh(),
-            "relu": nn.ReLU(), "leaky_relu": nn.LeakyReLU(0.01), "softmax": nn.Softmax(dim=1),
-            "gelu": nn.GELU(), "gelu_tanh": nn.GELU(approximate="tanh"), "silu": nn.SiLU(),
-            "elu": nn.ELU(), "softplus": nn.Softplus()}[name]
-
-
-class TorchTwin:
-    """torch Linear layers with weight = W.T, bias = b, copied from a fastprop network."""
-
-    def __init__(self, torch, net):
-        self.torch = torch
-        self.tdtype = torch.float64 if net.dtype == np.float64 else torch.float32
-        self.linears, self.acts = [], []
-        for layer in net.layers:
-            lin = torch.nn.Linear(layer.n_in, layer.n_out, dtype=self.tdtype)
-            with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(layer.W.T.copy()))
-                lin.bias.copy_(torch.from_numpy(layer.b.copy()))
-            self.linears.append(lin)
-            self.acts.append(torch_activation(torch, layer.activation))
-        self.output = net.layers[-1].activation
-        self.loss_name = net.loss_name
-
-    def parameters(self):
-        return [p for lin in self.linears for p in (lin.weight, lin.bias)]
-
-    def logits(self, X):
-        a = self.torch.as_tensor(np.asarray(X), dtype=self.tdtype)
-        for lin, act in zip(self.linears[:-1], self.acts[:-1]):
-            a = act(lin(a))
-        return self.linears[-1](a)
-
-    def loss(self, X, y):
-        nn, torch = self.torch.nn, self.torch
-        z = self.logits(X)
-        if self.loss_name == "mse":
-            Y = torch.as_tensor(np.asarray(y), dtype=self.tdtype).reshape(z.shape)
-            return nn.MSELoss()(self.acts[-1](z), Y)
-        if self.loss_name == "binary_cross_entropy":
-            Y = torch.as_tensor(np.asarray(y), dtype=self.tdtype).reshape(z.shape)
-            assert self.output == "sigmoid"
-            return nn.BCEWithLogitsLoss()(z, Y)
-        return nn.CrossEntropyLoss()(z, torch.as_tensor(np.asarray(y), dtype=torch.long))
-
-    def flat(self):
-        """Parameters in fastprop's layout [W1, b1, ...] with W = weight.T."""
-        return np.concatenate([np.concatenate([l.weight.detach().numpy().T.ravel(),
-                                               l.bias.detach().numpy()]) for l in self.linears])
-
-    def flat_grad(self):
-        return np.concatenate([np.concatenate([l.weight.grad.numpy().T.ravel(),
-                                               l.bias.grad.numpy()]) for l in self.linears])
-
-    def set_grad(self, grad, net):
-        """p.grad of every torch parameter from a fastprop gradient (layout of params)."""
-        offset = 0
-        for lin, layer in zip(self.linears, net.layers):
-            n_w = layer.n_in * layer.n_out
-            gW = grad[offset:offset + n_w].reshape(layer.n_in, layer.n_out)
-            gb = grad[offset + n_w:offset + n_w + layer.n_out]
-            lin.weight.grad = self.torch.from_numpy(gW.T.copy())
-            lin.bias.grad = self.torch.from_numpy(gb.copy())
-            offset += n_w + layer.n_out
-
-    def backprop(self, X, y):
-        for p in self.parameters():
-            p.grad = None
-        loss = self.loss(X, y)
-        loss.backward()
-        return float(loss.detach()), self.flat_grad()
-
-
-def assert_close_relative(actual, expected, rtol, ulps_of_largest=0):
-    """As in test_torch.py: elementwise relative agreement, entries below 1e-6 of the largest
-    compared absolutely at that scale (the libraries sum in different orders); ulps_of_largest
-    also allows that many float ulps of the largest entry, for updates p - lr * u that torch
-    rounds once (a fused multiply-add) and fastprop maybe twice, where p and lr * u nearly
-    cancel."""
-    actual = np.asarray(actual)
-    expected = np.asarray(expected)
-    scale = float(np.abs(expected).max())
-    atol = max(rtol * 1e-6 * scale, ulps_of_largest * float(np.finfo(actual.dtype).eps) * scale)
-    np.testing.assert_allclose(actual.astype(np.float64), expected.astype(np.float64), rtol=rtol,
-                               atol=atol)
 
 
 def strict(call, *args):
@@ -555,33 +470,6 @@ def test_fit_without_shuffle_equals_torch_training(torch, case, mode, dtype):
 
 
 # ---- the per-sample and AVX-512 paths give the general path's bits ---------------------------
-def _bits_under_isa(tmp_path, script_text, cap):
-    """Run script_text in fresh interpreters with the default instruction-set path and with
-    FASTPROP_GEMM_ISA=cap: {"default": (bytes, simd path), cap: (bytes, simd path)}."""
-    script = tmp_path / "isa_script.py"
-    script.write_text(script_text)
-    out = {}
-    for isa in ("default", cap):
-        env = dict(os.environ)
-        env.pop("FASTPROP_GEMM_ISA", None)
-        if isa != "default":
-            env["FASTPROP_GEMM_ISA"] = isa
-        path = tmp_path / f"{isa}.npy"
-        r = subprocess.run([sys.executable, str(script), str(path)], env=env, cwd=tmp_path,
-                           capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, r.stderr
-        out[isa] = (np.load(path), r.stdout.strip())
-    return out
-
-
-def _assert_same_bits(tmp_path, script_text, cap, cap_path, min_size):
-    out = _bits_under_isa(tmp_path, script_text, cap)
-    assert out[cap][1] == cap_path
-    a, b = out["default"][0], out[cap][0]
-    assert a.shape == b.shape and a.size > min_size
-    assert np.array_equal(a.view(np.uint8), b.view(np.uint8))
-
-
 _RULES_SCRIPT_HEAD = r"""
 import sys, numpy as np
 import fastprop as fp
@@ -638,7 +526,7 @@ def test_per_sample_path_gives_the_general_paths_bits_for_the_new_rules(tmp_path
     same parameters and losses, bit for bit, as the general path."""
     if not fp.simd_path().startswith("avx512"):
         pytest.skip(f"this CPU runs the {fp.simd_path()} path, not AVX-512")
-    _assert_same_bits(tmp_path, _TINY_RULES_SCRIPT, "avx2", "avx2+fma", 2000)
+    assert_same_bits(tmp_path, _TINY_RULES_SCRIPT, "avx2", "avx2+fma", 2000)
 
 
 # networks and batches large enough for the blocked GEMM: the AVX-512 micro-kernels against
@@ -660,7 +548,7 @@ print(fp.simd_path())
 def test_gemm_sized_fit_of_the_new_rules_gives_the_same_bits_under_avx2(tmp_path):
     if not fp.simd_path().startswith("avx512"):
         pytest.skip(f"this CPU runs the {fp.simd_path()} path, not AVX-512")
-    _assert_same_bits(tmp_path, _GEMM_RULES_SCRIPT, "avx2", "avx2+fma", 10000)
+    assert_same_bits(tmp_path, _GEMM_RULES_SCRIPT, "avx2", "avx2+fma", 10000)
 
 
 # large elementwise passes (threaded, AVX2-compiled copies where the CPU has AVX2) against the
@@ -688,7 +576,7 @@ print(fp.simd_path())
 
 
 def test_large_elementwise_passes_of_the_new_rules_give_the_baseline_bits(tmp_path):
-    _assert_same_bits(tmp_path, _ELEMENTWISE_RULES_SCRIPT, "generic", "generic", 10 ** 6)
+    assert_same_bits(tmp_path, _ELEMENTWISE_RULES_SCRIPT, "generic", "generic", 10 ** 6)
 
 
 # ---- hyper-parameters: refused as torch refuses them, the argument named ----------------------

@@ -3,96 +3,21 @@ random networks (several architectures, every activation and loss pair) equal to
 to 1e-10 relative in float64; ten optimizer steps of SGD (plain, momentum, Nesterov, weight
 decay) and Adam (with and without weight decay) give the parameters torch.optim gives.
 Skipped cleanly when torch is not installed (the `torch` fixture of conftest)."""
+import os
+import sys
+
 import numpy as np
 import pytest
 
 import fastprop as fp
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from helpers import TorchTwin, assert_close_relative  # noqa: E402
+
 # The activation x loss table lives in conftest.py (markers `combos`, `output_losses`).
 ARCHITECTURES = [(3, 5, 4, None), (2, 8, 8, 8, None), (7, 16, None)]
 
 TORCH_RTOL_F64 = 1e-10
-
-
-# ---- building the torch twin of a network ---------------------------------------------
-def torch_activation(torch, name):
-    nn = torch.nn
-    return {"identity": nn.Identity(), "sigmoid": nn.Sigmoid(), "tanh": nn.Tanh(),
-            "relu": nn.ReLU(), "leaky_relu": nn.LeakyReLU(0.01),
-            "softmax": nn.Softmax(dim=1)}[name]
-
-
-class TorchTwin:
-    """torch Linear layers with weight = W.T, bias = b, copied from a fastprop network."""
-
-    def __init__(self, torch, net):
-        self.torch = torch
-        self.tdtype = torch.float64 if net.dtype == np.float64 else torch.float32
-        self.linears, self.acts = [], []
-        for layer in net.layers:
-            lin = torch.nn.Linear(layer.n_in, layer.n_out, dtype=self.tdtype)
-            with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(layer.W.T.copy()))
-                lin.bias.copy_(torch.from_numpy(layer.b.copy()))
-            self.linears.append(lin)
-            self.acts.append(torch_activation(torch, layer.activation))
-        self.output = net.layers[-1].activation
-        self.loss_name = net.loss_name
-
-    def parameters(self):
-        return [p for lin in self.linears for p in (lin.weight, lin.bias)]
-
-    def logits(self, X):
-        a = self.torch.as_tensor(np.asarray(X), dtype=self.tdtype)
-        for lin, act in zip(self.linears[:-1], self.acts[:-1]):
-            a = act(lin(a))
-        return self.linears[-1](a)
-
-    def forward(self, X):
-        return self.acts[-1](self.logits(X))
-
-    def loss(self, X, y):
-        nn, torch = self.torch.nn, self.torch
-        z = self.logits(X)
-        if self.loss_name == "mse":
-            Y = torch.as_tensor(np.asarray(y), dtype=self.tdtype).reshape(z.shape)
-            return nn.MSELoss()(self.acts[-1](z), Y)
-        if self.loss_name == "binary_cross_entropy":
-            Y = torch.as_tensor(np.asarray(y), dtype=self.tdtype).reshape(z.shape)
-            if self.output == "sigmoid":
-                return nn.BCEWithLogitsLoss()(z, Y)
-            return nn.BCELoss()(self.acts[-1](z), Y)
-        y = np.asarray(y)
-        if y.ndim == 1:
-            return nn.CrossEntropyLoss()(z, torch.as_tensor(y, dtype=torch.long))
-        return nn.CrossEntropyLoss()(z, torch.as_tensor(y, dtype=self.tdtype))
-
-    def flat(self):
-        """Parameters in fastprop's layout [W1, b1, ...] with W = weight.T."""
-        return np.concatenate([np.concatenate([l.weight.detach().numpy().T.ravel(),
-                                               l.bias.detach().numpy()]) for l in self.linears])
-
-    def flat_grad(self):
-        return np.concatenate([np.concatenate([l.weight.grad.numpy().T.ravel(),
-                                               l.bias.grad.numpy()]) for l in self.linears])
-
-    def set_grad(self, grad, net):
-        """p.grad of every torch parameter from a fastprop gradient (layout of params)."""
-        offset = 0
-        for lin, layer in zip(self.linears, net.layers):
-            n_w = layer.n_in * layer.n_out
-            gW = grad[offset:offset + n_w].reshape(layer.n_in, layer.n_out)
-            gb = grad[offset + n_w:offset + n_w + layer.n_out]
-            lin.weight.grad = self.torch.from_numpy(gW.T.copy())
-            lin.bias.grad = self.torch.from_numpy(gb.copy())
-            offset += n_w + layer.n_out
-
-    def backprop(self, X, y):
-        for p in self.parameters():
-            p.grad = None
-        loss = self.loss(X, y)
-        loss.backward()
-        return float(loss.detach()), self.flat_grad()
 
 
 def random_case(ref, hidden, output, loss, kind, arch, dtype="float64", seed=0, n=7):
@@ -105,21 +30,6 @@ def random_case(ref, hidden, output, loss, kind, arch, dtype="float64", seed=0, 
     X = rng.normal(size=(n, sizes[0]))
     y = ref.make_targets(kind, n, n_out, rng)
     return net, X, y
-
-
-def assert_close_relative(actual, expected, rtol, ulps_of_largest=0):
-    """Elementwise relative agreement, with entries below 1e-6 of the largest compared
-    absolutely at that scale (summation order differs between the two libraries).
-    ulps_of_largest: also allow that many units in the last place of the largest entry, for
-    updates p - lr * u, which torch computes with a fused multiply-add (one rounding, two
-    here): where p and lr * u nearly cancel, that one rounding is large relative to the
-    result."""
-    actual = np.asarray(actual)
-    expected = np.asarray(expected)
-    scale = float(np.abs(expected).max())
-    atol = max(rtol * 1e-6 * scale, ulps_of_largest * float(np.finfo(actual.dtype).eps) * scale)
-    np.testing.assert_allclose(actual.astype(np.float64), expected.astype(np.float64), rtol=rtol,
-                               atol=atol)
 
 
 # ---- loss, gradient, prediction ----------------------------------------------------------
