@@ -47,10 +47,100 @@ typedef struct {
     int64_t *step;
 } fp_optim;
 
-#define FP_DOUBLE
-#include "fp_kernels_decl.h"
-#undef FP_DOUBLE
-#include "fp_kernels_decl.h"
+/* The kernels, for double (fp_d_*) and float (fp_s_*). Each is written once, in a template
+ * file of this folder instantiated per type by fp_net.c (FPN(name) -> fp_d_name, fp_s_name;
+ * fp_type.h); the names are spelled out here so that grep finds them. */
+
+/* A = f(Z) for an n x m block. A may be Z (in place). Softmax is row-wise, max-subtracted. */
+void fp_d_activation_forward(int act, int64_t n, int64_t m, const double *Z, double *A);
+void fp_s_activation_forward(int act, int64_t n, int64_t m, const float *Z, float *A);
+
+/* dZ = dA * f'(Z), where f' may be computed from Z or from A = f(Z) (both are given).
+ * Softmax: the Jacobian-vector product a * (dA - sum(dA * a)) per row. dZ may be dA. */
+void fp_d_activation_backward(int act, int64_t n, int64_t m, const double *Z, const double *A,
+                              const double *dA, double *dZ);
+void fp_s_activation_backward(int act, int64_t n, int64_t m, const float *Z, const float *A,
+                              const float *dA, float *dZ);
+
+/* Mean loss of an n x m output block (PyTorch's mean reduction), from the output layer's
+ * pre-activation Z and activation A = f(Z). Y holds targets of the same shape (cross-entropy:
+ * one-hot or probability rows). Sigmoid + BCE and softmax + CE are computed from Z, stably.
+ * Accumulated in double for both types. */
+double fp_d_loss_value(int loss, int act, int64_t n, int64_t m, const double *Z, const double *A,
+                       const double *Y);
+double fp_s_loss_value(int loss, int act, int64_t n, int64_t m, const float *Z, const float *A,
+                       const float *Y);
+
+/* dZ of the output layer for the mean loss above: the fused p - y for sigmoid + BCE and
+ * softmax + CE, otherwise dL/dA times f'(Z). */
+void fp_d_loss_gradient(int loss, int act, int64_t n, int64_t m, const double *Z, const double *A,
+                        const double *Y, double *dZ);
+void fp_s_loss_gradient(int loss, int act, int64_t n, int64_t m, const float *Z, const float *A,
+                        const float *Y, float *dZ);
+
+/* One optimizer update of params (length N) in place from grad; increments *opt->step.
+ * Returns 1, leaving params and state unchanged, when any new parameter or state value would
+ * not be finite (a NaN/inf gradient or an overflow); 0 after a normal update. */
+int fp_d_optim_step(const fp_optim *opt, int64_t N, double *params, const double *grad,
+                    double *state);
+int fp_s_optim_step(const fp_optim *opt, int64_t N, float *params, const float *grad, float *state);
+
+/* 1 when every x[0..n) is finite (no NaN, no infinity), else 0. */
+int fp_d_all_finite(int64_t n, const double *x);
+int fp_s_all_finite(int64_t n, const float *x);
+
+/* Forward pass of n rows of X (n x sizes[0]) through the network; returns the output
+ * activations (n x sizes[L], inside ws). ws holds fp_net_workspace_size(net, cap) elements,
+ * n <= cap. */
+const double *fp_d_net_forward(const fp_net *net, const double *params, int64_t n, const double *X,
+                               double *ws, int64_t cap);
+const float *fp_s_net_forward(const fp_net *net, const float *params, int64_t n, const float *X,
+                              float *ws, int64_t cap);
+
+/* Mean loss of the network on (X, Y): one forward pass. Y is n x sizes[L]. */
+double fp_d_net_loss(const fp_net *net, const double *params, int64_t n, const double *X,
+                     const double *Y, double *ws, int64_t cap);
+double fp_s_net_loss(const fp_net *net, const float *params, int64_t n, const float *X,
+                     const float *Y, float *ws, int64_t cap);
+
+/* Loss and its gradient (same layout as params) by backpropagation: one forward and one
+ * backward pass. */
+double fp_d_net_backprop(const fp_net *net, const double *params, int64_t n, const double *X,
+                         const double *Y, double *ws, int64_t cap, double *grad);
+double fp_s_net_backprop(const fp_net *net, const float *params, int64_t n, const float *X,
+                         const float *Y, float *ws, int64_t cap, float *grad);
+
+/* Finite-difference gradient of the loss for the k parameters idx[0..k-1] (out[j] is the
+ * derivative by params[idx[j]]). scheme 0: forward, (L(p + h e_i) - L(p)) / h, 1 + k passes;
+ * scheme 1: central, (L(p + h) - L(p - h)) / 2h, 2k passes. h = eps * max(1, |p_i|), rounded
+ * to the step actually representable. Each parameter is restored bit-exactly. */
+void fp_d_net_numerical_gradient(const fp_net *net, double *params, int64_t n, const double *X,
+                                 const double *Y, double *ws, int64_t cap, int scheme, double eps,
+                                 const int64_t *idx, int64_t k, double *out);
+void fp_s_net_numerical_gradient(const fp_net *net, float *params, int64_t n, const float *X,
+                                 const float *Y, float *ws, int64_t cap, int scheme, double eps,
+                                 const int64_t *idx, int64_t k, float *out);
+
+/* Mini-batch training for n_epochs epochs over (X, Y) (n rows). Batches of `batch` rows in
+ * order perm (refilled and shuffled from rng each epoch when shuffle != 0; perm holds n
+ * entries), the last partial batch included. Each step: backprop into grad, then the
+ * optimizer update, unless the loss or gradient is not finite: then training stops before
+ * the update, params and optimizer state keep their last finite values, and the return value
+ * is -(1 + number of epochs completed). Otherwise returns n_epochs.
+ * epoch_loss[e] = mean per-sample loss seen in epoch e. When n_val > 0, val_loss[e] is the
+ * loss on (Xv, Yv) after epoch e. ws is for `cap` >= batch rows; gather holds
+ * batch * (sizes[0] + sizes[L]) elements. */
+int64_t fp_d_net_train(const fp_net *net, double *params, int64_t n, const double *X,
+                       const double *Y,
+                       int64_t batch, int64_t n_epochs, int shuffle, uint64_t rng[4],
+                       int64_t *perm, const fp_optim *opt, double *state, double *ws, int64_t cap,
+                       double *grad, double *gather, double *epoch_loss,
+                       int64_t n_val, const double *Xv, const double *Yv, double *val_loss);
+int64_t fp_s_net_train(const fp_net *net, float *params, int64_t n, const float *X, const float *Y,
+                       int64_t batch, int64_t n_epochs, int shuffle, uint64_t rng[4],
+                       int64_t *perm, const fp_optim *opt, float *state, float *ws, int64_t cap,
+                       float *grad, float *gather, double *epoch_loss,
+                       int64_t n_val, const float *Xv, const float *Yv, double *val_loss);
 
 #ifdef __cplusplus
 }
