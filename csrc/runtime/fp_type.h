@@ -7,6 +7,7 @@
 #undef FPM_SQRT
 #undef FPM_FABS
 #undef FP_GEMM
+#undef FP_GEMM_REF
 #undef FPM_EXP_NONPOS
 #undef FPM_EXPM1_NONPOS
 #undef FPM_COPYSIGN
@@ -28,6 +29,7 @@
 #define FPM_SQRT sqrt
 #define FPM_FABS fabs
 #define FP_GEMM fp_dgemm
+#define FP_GEMM_REF fp_dgemm_ref
 #define FP_UTYPE uint64_t  /* FP_T's bits; exponent field mask and its lowest bit: */
 #define FP_EXP_MASK 0x7FF0000000000000ULL
 #define FP_EXP_ONE 0x0010000000000000ULL
@@ -43,6 +45,7 @@
 #define FPM_SQRT sqrtf
 #define FPM_FABS fabsf
 #define FP_GEMM fp_sgemm
+#define FP_GEMM_REF fp_sgemm_ref
 #define FP_UTYPE uint32_t
 #define FP_EXP_MASK 0x7F800000U
 #define FP_EXP_ONE 0x00800000U
