@@ -1,12 +1,23 @@
 """save and load: a network as an .npz of plain arrays (never pickled, never executed).
 `save` writes a temporary file beside the target, then renames it over: a crash leaves either
-the old file or the new one, never half of one."""
+the old file or the new one, never half of one. A process killed while saving (kill -9, a
+power cut of the process) leaves its temporary file behind; the next `save` to the same path
+removes it (see _remove_stale), so such files never accumulate."""
+import hashlib
 import io
 import os
+import re
+import secrets
 import stat
-import tempfile
+import threading
+import time
 import zipfile
 import zlib
+
+try:
+    import fcntl
+except ImportError:          # Windows: no advisory locks; stale files are found by age
+    fcntl = None
 
 import numpy as np
 
@@ -41,24 +52,130 @@ def save(net, path):
                                 f"{directory!r} does not exist")
     if os.path.isdir(path):
         raise IsADirectoryError(f"path: {path!r} is a directory, expected a file name")
-    fd, tmp = tempfile.mkstemp(prefix=".fastprop-", suffix=".npz.tmp", dir=directory)
+    prefix = _tmp_prefix(os.path.basename(path))
+    _remove_stale(directory, prefix)
+    fd, tmp = _create_tmp(directory, prefix)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "wb") as f:    # closed (and its lock released) after the rename
             np.savez(f, format=np.array(FORMAT), version=np.array(VERSION),
                      sizes=net._sizes, activations=np.array([l.activation for l in net.layers]),
                      loss=np.array(net.loss_name), dtype=np.array(net.dtype.name),
                      params=net.params)
-        # mkstemp makes 0600: give what open() would, an existing file's mode or the umask's
-        try:
-            mode = stat.S_IMODE(os.stat(path).st_mode)
-        except FileNotFoundError:
-            mode = 0o666 & ~_umask()
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+            f.flush()
+            # Created 0600: give what open() would, an existing file's mode or the umask's
+            try:
+                mode = stat.S_IMODE(os.stat(path).st_mode)
+            except FileNotFoundError:
+                mode = 0o666 & ~_umask()
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    finally:
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT.discard(tmp)
+
+
+# ---- temporary files --------------------------------------------------------------------
+# A temporary file is named after its target and its writer: `.{target}.fastprop-{pid}-{rand}
+# .tmp` beside the target (rand: 8 hex digits, so that threads of one process never collide).
+# Its writer holds an exclusive flock on it from creation to the rename. The kernel releases
+# that lock when the writer dies, however it dies (kill -9 included), so a temporary file for
+# this target whose lock can be taken is stale, whatever its pid now names: pid reuse cannot
+# keep a stale file alive, nor make a live writer's file look stale. Each `save` removes the
+# stale ones for its target before it writes, so after any number of kills at most one is
+# left (the last killed writer's) until the next save. Files of this process's own saves
+# still in flight are never touched (on file systems where flock is emulated by POSIX locks,
+# NFS, another thread of the same process could otherwise take the lock). Without fcntl
+# (Windows), a file is stale when it has not been written for STALE_AFTER seconds.
+STALE_AFTER = 3600.0
+_IN_FLIGHT = set()
+_IN_FLIGHT_LOCK = threading.Lock()
+_TMP_SUFFIX = re.compile(r"\.fastprop-(\d+)-[0-9a-f]{8}\.tmp")
+
+
+def _tmp_prefix(base):
+    """The part of a temporary file's name that comes from its target's name: '.' + the name,
+    or a digest of it when the name is too long to leave room for the rest (NAME_MAX 255)."""
+    if len(os.fsencode(base)) > 200:
+        base = "long-" + hashlib.sha256(os.fsencode(base)).hexdigest()[:32]
+    return "." + base
+
+
+def _create_tmp(directory, prefix):
+    """(fd, name) of a new temporary file, 0600, locked by this process."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) \
+        | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    while True:
+        tmp = os.path.join(directory, f"{prefix}.fastprop-{os.getpid()}-"
+                                      f"{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o600)
+        except FileExistsError:
+            continue
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT.add(tmp)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                # Another save may have found the file between its creation and the lock
+                # (then unlocked, so apparently stale) and removed it: start again.
+                st = os.stat(tmp, follow_symlinks=False)
+                held = os.fstat(fd)
+                if (st.st_dev, st.st_ino) != (held.st_dev, held.st_ino):
+                    raise FileNotFoundError(tmp)
+        except FileNotFoundError:
+            os.close(fd)
+            with _IN_FLIGHT_LOCK:
+                _IN_FLIGHT.discard(tmp)
+            continue
+        except BaseException:
+            os.close(fd)
+            with _IN_FLIGHT_LOCK:
+                _IN_FLIGHT.discard(tmp)
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return fd, tmp
+
+
+def _remove_stale(directory, prefix):
+    """Removes the temporary files of earlier saves to this target whose writer is gone.
+    Best effort: a file that cannot be examined or removed is left, and never fails the save."""
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if not name.startswith(prefix) or not _TMP_SUFFIX.fullmatch(name, len(prefix)):
+            continue
+        tmp = os.path.join(directory, name)
+        with _IN_FLIGHT_LOCK:
+            if tmp in _IN_FLIGHT:
+                continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if fcntl is None:
+                if time.time() - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER:
+                    os.unlink(tmp)
+                continue
+            fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+                         | getattr(os, "O_NOFOLLOW", 0))
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:             # held: its writer is alive and writing
+                os.close(fd)
+                continue
+            try:
+                os.unlink(tmp)          # while holding the lock: no writer can be inside
+            finally:
+                os.close(fd)
+        except OSError:
+            continue
 
 
 def _umask():

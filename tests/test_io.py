@@ -581,3 +581,109 @@ def test_load_reads_a_member_in_bounded_pieces(tmp_path, monkeypatch):
                         lambda self, n=-1: requests.append(n) or real_read(self, n))
     np.testing.assert_array_equal(fp.load(path).params, net.params)
     assert requests and all(0 <= n <= 1 << 20 for n in requests)
+
+
+# ---- kill -9 while saving --------------------------------------------------------------
+def _temporaries(directory):
+    return sorted(n for n in os.listdir(directory) if ".fastprop-" in n)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or fp_io.fcntl is None,
+                    reason="needs fork and flock")
+def test_kill_9_while_saving_leaves_the_old_or_new_file_and_at_most_one_temporary(tmp_path):
+    # A child process saves one of two 16 MB networks after the other, in a loop; the parent
+    # SIGKILLs it at a random moment, 40 times. After every kill the target loads as one of
+    # the two, and at most one temporary file is left (the killed writer's: each save removes
+    # the stale ones first); after a final save, none.
+    import random
+    import signal
+    import time
+    import warnings
+    nets = [fp.mlp([1000, 2000, 1], seed=s) for s in (0, 1)]     # 2,004,001 params each
+    path = tmp_path / "m.npz"
+    start = time.perf_counter()
+    nets[0].save(path)
+    one_save = time.perf_counter() - start
+    rng = random.Random(0)
+    rounds, killed_mid_write = 40, 0
+    for k in range(rounds):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)   # fork with threads
+            pid = os.fork()
+        if pid == 0:                          # the child: save, save, ... until killed
+            try:
+                i = k
+                while True:
+                    nets[i % 2].save(path)
+                    i += 1
+            finally:
+                os._exit(1)
+        time.sleep(rng.uniform(0.0, 2.5 * one_save))
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+        back = fp.load(path).params
+        assert any(np.array_equal(back, n.params) for n in nets), f"round {k}: torn file"
+        left = _temporaries(tmp_path)
+        assert len(left) <= 1, f"round {k}: {left}"
+        killed_mid_write += len(left)
+    assert killed_mid_write >= 5, "the kills never landed while a temporary file existed"
+    nets[1].save(path)
+    assert os.listdir(tmp_path) == ["m.npz"]
+    np.testing.assert_array_equal(fp.load(path).params, nets[1].params)
+
+
+def test_save_removes_a_stale_temporary_file_of_a_dead_writer_and_keeps_others(tmp_path):
+    path = tmp_path / "m.npz"
+    stale = tmp_path / ".m.npz.fastprop-999999999-0123abcd.tmp"   # no writer holds its lock
+    stale.write_bytes(b"half a network")
+    other_target = tmp_path / ".n.npz.fastprop-999999999-0123abcd.tmp"
+    other_target.write_bytes(b"another target's")
+    not_ours = tmp_path / ".m.npz.fastprop-notes.tmp"
+    not_ours.write_bytes(b"a user's file")
+    fp.mlp([2, 1]).save(path)
+    assert sorted(os.listdir(tmp_path)) == sorted([other_target.name, not_ours.name, "m.npz"])
+
+
+@pytest.mark.skipif(fp_io.fcntl is None, reason="needs flock")
+def test_save_keeps_the_temporary_file_of_a_writer_still_writing(tmp_path):
+    path = tmp_path / "m.npz"
+    busy = tmp_path / ".m.npz.fastprop-999999999-0123abcd.tmp"
+    busy.write_bytes(b"being written")
+    with open(busy, "rb") as f:                  # a live writer holds its lock
+        fp_io.fcntl.flock(f.fileno(), fp_io.fcntl.LOCK_EX)
+        fp.mlp([2, 1]).save(path)
+        assert busy.exists()
+    fp.mlp([2, 1]).save(path)                     # its writer gone: removed
+    assert os.listdir(tmp_path) == ["m.npz"]
+
+
+def test_concurrent_saves_to_one_path_from_threads_all_succeed(tmp_path):
+    import threading
+    path = tmp_path / "m.npz"
+    nets = [fp.mlp([20, 50, 3], seed=s) for s in range(4)]
+    errors = []
+
+    def work(net):
+        try:
+            for _ in range(10):
+                net.save(path)
+        except BaseException as exc:        # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in nets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert os.listdir(tmp_path) == ["m.npz"]
+    back = fp.load(path).params
+    assert any(np.array_equal(back, n.params) for n in nets)
+
+
+def test_a_temporary_name_stays_within_name_max_for_a_long_target_name(tmp_path):
+    path = tmp_path / ("n" * 250 + ".npz")
+    fp.mlp([2, 1]).save(path)
+    fp.mlp([2, 1]).save(path)
+    assert os.listdir(tmp_path) == [path.name]
