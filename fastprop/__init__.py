@@ -11,6 +11,7 @@ from fastprop import _core
 from fastprop.activations import ACTIVATIONS
 from fastprop.gradients import GradcheckResult, gradcheck, numerical_gradient
 from fastprop.losses import LOSSES
+from fastprop._model import NonFiniteResultError
 from fastprop.io import save
 from fastprop.network import Dense, Network, load, mlp
 from fastprop.optim import SGD, Adagrad, Adam, AdamW, RMSprop
@@ -19,7 +20,8 @@ from fastprop.training import History, TrainingDivergedError, fit
 __version__ = "0.1.0"
 
 __all__ = ["Network", "Dense", "mlp", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "numerical_gradient", "gradcheck",
-           "GradcheckResult", "fit", "History", "TrainingDivergedError", "save", "load",
+           "GradcheckResult", "NonFiniteResultError", "fit", "History", "TrainingDivergedError",
+           "save", "load",
            "set_num_threads", "get_num_threads", "simd_path", "ACTIVATIONS", "LOSSES",
            "__version__"]
 

@@ -20,7 +20,7 @@ from fastprop._validation import (all_finite, as_dtype_finite, as_features, as_i
 from fastprop.activations import get_activation
 from fastprop.losses import get_loss, prepare_targets
 
-__all__ = ["Dense", "Model", "check_network"]
+__all__ = ["Dense", "Model", "check_network", "NonFiniteResultError"]
 
 # The most elements a network's parameter buffer or workspace may hold: their byte sizes stay
 # far inside int64 (the compiled floor refuses more, fastprop._core.MAX_ELEMENTS).
@@ -100,6 +100,21 @@ class Dense:
 
     def __repr__(self):
         return f"Dense({self.n_in}, {self.n_out}, {self.activation!r})"
+
+
+class NonFiniteResultError(FloatingPointError):
+    """A loss or gradient came out NaN or infinite from finite inputs: X, y and the parameters
+    are finite but too large for the network's dtype, so the arithmetic overflowed. Raised by
+    Network.loss, Network.backprop, numerical_gradient and gradcheck (fit raises its own
+    TrainingDivergedError). `what` is "loss" or "gradient"."""
+
+    def __init__(self, message, what):
+        super().__init__(message)
+        self.what = what
+
+
+def _largest(a):
+    return float(np.max(np.abs(a), initial=0.0)) if a.size else 0.0
 
 
 def check_network(net, argument="net"):
@@ -298,6 +313,32 @@ class Model:
                              f"read-only (net.params.flags.writeable is False); set it back "
                              f"to True first")
 
+    def _non_finite(self, caller, what, value, Xc, Y):
+        """The NonFiniteResultError for a `what` ("loss" or "gradient") that came out
+        non-finite in `caller` (only ever built on that path: the checks are the caller's)."""
+        dt = self.dtype.name
+        shown = f" ({value})" if value is not None else ""
+        if not all_finite(self._params):
+            cause = ("net.params hold NaN or infinity (written into the buffer directly: "
+                     "assigning net.params or a layer's W or b refuses them)")
+        else:
+            cause = (f"X, y and the parameters are finite but too large for {dt} arithmetic "
+                     f"(largest |X| {_largest(Xc):.3g}, |y| {_largest(Y):.3g}, "
+                     f"|param| {_largest(self._params):.3g}; the largest {dt} is "
+                     f"{float(np.finfo(self.dtype).max):.3g}), so it overflowed; scale them "
+                     f"(e.g. standardise X, and y for regression)")
+        return NonFiniteResultError(f"{caller}: the {what} is not finite{shown}: {cause}",
+                                    what)
+
+    def _loss_value(self, Xc, Y):
+        """The loss on checked inputs (from _inputs), finite or not."""
+        with self._lock:
+            cap_before = self._cap
+            ws = self._workspace(Xc.shape[0])
+            value = _core.net_loss(self._spec, self._params, Xc, Y, ws, self._cap)
+            self._drop_large_workspace(cap_before)
+            return float(value)
+
     def predict(self, X):
         """Output activations for X (n, n_in): shape (n, n_out)."""
         Xc = self._features(X)
@@ -310,23 +351,27 @@ class Model:
         return out
 
     def loss(self, X, y):
-        """Mean loss on (X, y): one forward pass."""
+        """Mean loss on (X, y): one forward pass. NonFiniteResultError when it is not finite
+        (finite inputs too large for the dtype)."""
         Xc, Y = self._inputs(X, y)
-        with self._lock:
-            cap_before = self._cap
-            ws = self._workspace(Xc.shape[0])
-            value = _core.net_loss(self._spec, self._params, Xc, Y, ws, self._cap)
-            self._drop_large_workspace(cap_before)
-            return float(value)
+        value = self._loss_value(Xc, Y)
+        if not np.isfinite(value):
+            raise self._non_finite("loss", "loss", value, Xc, Y)
+        return value
 
     def backprop(self, X, y):
-        """(loss, grad): one forward and one backward pass; grad is laid out like params."""
+        """(loss, grad): one forward and one backward pass; grad is laid out like params.
+        NonFiniteResultError when the loss or an entry of grad is not finite."""
         Xc, Y = self._inputs(X, y)
         grad = np.empty_like(self._params)
         with self._lock:
             ws = self._workspace(Xc.shape[0])
-            loss = _core.backprop(self._spec, self._params, Xc, Y, ws, self._cap, grad)
-        return float(loss), grad
+            loss = float(_core.backprop(self._spec, self._params, Xc, Y, ws, self._cap, grad))
+        if not np.isfinite(loss):
+            raise self._non_finite("backprop", "loss", loss, Xc, Y)
+        if not all_finite(grad):       # one compiled read pass over N values
+            raise self._non_finite("backprop", "gradient", None, Xc, Y)
+        return loss, grad
 
     def _repeat_passes(self, X, Y, grad, backward, reps):
         """Runs the loss (backward=False) or backprop (backward=True, into grad) `reps` times

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastprop import _core
-from fastprop._validation import as_float
+from fastprop._validation import all_finite, as_float
 from fastprop._model import check_network
 
 __all__ = ["numerical_gradient", "gradcheck", "GradcheckResult", "default_eps"]
@@ -52,7 +52,9 @@ def numerical_gradient(net, X, y, eps=None, scheme="forward", indices=None):
     """The gradient of net.loss(X, y) by finite differences: 1 + N forward passes with the
     forward scheme, 2N with the central one. `indices` limits it to those parameters (the
     result then has one entry per index, an empty array for an empty list); the default is
-    all N, laid out like params. `eps` is the relative step, in [machine epsilon, 1]."""
+    all N, laid out like params. `eps` is the relative step, in [machine epsilon, 1].
+    NonFiniteResultError when an entry is not finite (finite inputs too large for the dtype:
+    the loss, or the loss at a perturbed parameter, overflowed)."""
     check_network(net)
     net._check_writeable("numerical_gradient (it perturbs each parameter and restores it)")
     code = _scheme(scheme)
@@ -76,6 +78,10 @@ def numerical_gradient(net, X, y, eps=None, scheme="forward", indices=None):
         ws = net._workspace(Xc.shape[0])
         _core.numerical_gradient(net._spec, net.params, Xc, Y, ws, net._cap, code, eps, idx,
                                  out)
+    if not all_finite(out):
+        # Which one, for the message: the loss itself, or only the loss at perturbed params.
+        what = "gradient" if np.isfinite(net._loss_value(Xc, Y)) else "loss"
+        raise net._non_finite("numerical_gradient", what, None, Xc, Y)
     return out
 
 
