@@ -6,6 +6,7 @@ Default step eps (relative: the step for parameter p is eps * max(1, |p|)):
   forward scheme: sqrt(machine epsilon)  -> 1.5e-8 (float64), 3.5e-4 (float32)
   central scheme: cbrt(machine epsilon)  -> 6.1e-6 (float64), 4.9e-3 (float32)
 which balance truncation error against rounding error for each scheme."""
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,7 +93,8 @@ class GradcheckResult:
     max_abs_error = max |a - n|; max_rel_error = max |a - n| / max(|a|, |n|, s), where
     s = 1e-3 * max |a| keeps entries far below the gradient's scale, which finite differences
     cannot resolve relatively, from dominating. ok: every entry satisfies
-    |a - n| <= atol + rtol * max(|a|, |n|)."""
+    |a - n| <= atol + rtol * max(|a|, |n|), with the rtol and atol used (see gradcheck);
+    eps: the relative step the numeric gradient was taken with."""
     ok: bool
     max_abs_error: float
     max_rel_error: float
@@ -100,10 +102,12 @@ class GradcheckResult:
     atol: float
     analytic: np.ndarray
     numeric: np.ndarray
+    eps: float = None
 
     def __repr__(self):
         return (f"GradcheckResult(ok={self.ok}, max_abs_error={self.max_abs_error:.3g}, "
-                f"max_rel_error={self.max_rel_error:.3g}, rtol={self.rtol:g}, atol={self.atol:g})")
+                f"max_rel_error={self.max_rel_error:.3g}, rtol={self.rtol:g}, atol={self.atol:g}"
+                f", eps={self.eps:g})")
 
 
 def relative_error(analytic, numeric):
@@ -115,32 +119,101 @@ def relative_error(analytic, numeric):
     return float(np.max(np.abs(a - n) / denom, initial=0.0))
 
 
+# Default tolerances, by scheme and dtype: (rtol, atol relative to the gradient's scale).
+_TOLERANCES = {("central", True): (1e-6, 1e-9), ("central", False): (5e-3, 1e-4),
+               ("forward", True): (1e-3, 1e-6), ("forward", False): (1e-1, 1e-2)}
+# Safety factor on the error bound _fd_error (the loss's rounding is a few units of
+# machine epsilon, not one: it sums over samples and outputs).
+_FD_ERROR_FACTOR = 4.0
+
+
+def _fd_error(h, loss, scale, machine_eps, central):
+    """The error bound of a finite-difference entry with relative step h, for a loss of
+    magnitude |loss| whose gradient's largest entry is `scale` = G (its derivatives taken to
+    vary on the scale of the step's unit, max(1, |p|)):
+      central: h^2 G             + eps_m |L| / h    (truncation + rounding of two losses / 2h)
+      forward: h max(G, 1)       + 2 eps_m |L| / h  (truncation + rounding of two losses / h)
+    The forward scheme's truncation is h/2 times the curvature, which for these losses does
+    not shrink with the targets (mse's is 2/n per output whatever the residual): at least 1.
+    The rounding term is what grows with the loss's scale: a loss of 1e12 in float64 is known
+    to about 2e-4, and its difference over a step of 6e-6 to about 40."""
+    if central:
+        return h * h * scale + machine_eps * loss / h
+    return h * max(scale, 1.0) + 2.0 * machine_eps * loss / h
+
+
+def _best_step(loss, scale, machine_eps, central):
+    """The h that minimises _fd_error: cbrt(eps_m |L| / 2G) (central), sqrt(2 eps_m |L| / G)
+    (forward). At a loss and gradient of scale 1 it is the default step; it grows with the
+    loss's scale relative to the gradient's."""
+    if scale <= 0.0:
+        return 1.0
+    if central:
+        return (machine_eps * loss / (2.0 * scale)) ** (1.0 / 3.0)
+    return (2.0 * machine_eps * loss / scale) ** 0.5
+
+
 def gradcheck(net, X, y, eps=None, scheme="central", rtol=None, atol=None):
     """Backprop's gradient against finite differences (central by default).
 
-    ok: |a - n| <= atol + rtol * max(|a|, |n|) for every entry. Defaults, by scheme:
-      central: float64 rtol 1e-6, atol 1e-9; float32 rtol 5e-2, atol 1e-4 (float32 finite
-               differences carry rounding noise of about 1e-7 / eps);
-      forward: float64 rtol 1e-3, atol 1e-6; float32 rtol 1e-1, atol 1e-2 (one-sided
-               differences are first-order accurate, and their default step, sqrt(machine
-               epsilon), leaves a rounding error of about sqrt(machine epsilon) times the
-               loss on every entry: a check at the central scheme's tolerance would fail
-               correct gradients)."""
+    ok: |a - n| <= atol + rtol * max(|a|, |n|) for every entry. Default rtol, by scheme:
+      central: float64 1e-6, float32 5e-3 (the finite differences' error is in atol below);
+      forward: float64 1e-3, float32 1e-1 (one-sided differences are first-order accurate,
+               and their default step, sqrt(machine epsilon), leaves a rounding error of
+               about sqrt(machine epsilon) times the loss on every entry).
+    The default atol follows the scale of the loss and the gradient, so that the check means
+    the same at targets of scale 1e-3 and 1e6:
+      atol = a0 * G + 4 * E(h),   G = max |numeric|,
+    with a0 = 1e-9 / 1e-4 (central, float64 / float32), 1e-6 / 1e-2 (forward), and E(h) the
+    finite differences' error bound at relative step h: h^2 G + eps_m |L| / h (central),
+    h max(G, 1) + 2 eps_m |L| / h (forward), eps_m the dtype's machine epsilon, L the loss. A
+    given atol is used as it is. A RuntimeWarning says when that atol is half the largest
+    entry or more (float32 at targets of 1e6: the check then passes almost anything).
+    The default step is default_eps (cbrt or sqrt of eps_m); when the loss is so large
+    against its gradient that its rounding (eps_m |L| / h) would swamp the differences, the
+    numeric gradient is taken again at the step minimising E(h), cbrt(eps_m |L| / 2G)
+    (central) or sqrt(2 eps_m |L| / G) (forward), at most 1. A given eps is used as it is.
+    The result's atol and eps are the ones used.
+
+    NonFiniteResultError when the loss or a gradient is not finite."""
     check_network(net)
     _scheme(scheme)
-    _step(eps, net.dtype, scheme)      # checked before the backprop pass, not after it
+    h = _step(eps, net.dtype, scheme)      # checked before the backprop pass, not after it
     f64 = net.dtype == np.float64
-    if scheme == "central":
-        rtol_default, atol_default = (1e-6, 1e-9) if f64 else (5e-2, 1e-4)
-    else:
-        rtol_default, atol_default = (1e-3, 1e-6) if f64 else (1e-1, 1e-2)
+    central = scheme == "central"
+    rtol_default, atol_base = _TOLERANCES[(scheme, bool(f64))]
     rtol = as_float(rtol_default if rtol is None else rtol, "rtol", minimum=0.0)
-    atol = as_float(atol_default if atol is None else atol, "atol", minimum=0.0)
-    _, analytic = net.backprop(X, y)
-    numeric = numerical_gradient(net, X, y, eps=eps, scheme=scheme)
+    atol_given = None if atol is None else as_float(atol, "atol", minimum=0.0)
+    loss, analytic = net.backprop(X, y)
+    numeric = numerical_gradient(net, X, y, eps=h, scheme=scheme)
+    machine_eps = float(np.finfo(net.dtype).eps)
+    loss = abs(float(loss))
+    scale = float(np.max(np.abs(numeric), initial=0.0))   # not analytic's: it is on trial
+    if eps is None:
+        best = min(_best_step(loss, scale, machine_eps, central), 1.0)
+        # Again at the best step when the error bound at the default step is more than the
+        # relative tolerance can absorb at the largest entry (the loss's rounding dominates),
+        # and the best step is clearly larger.
+        error = _FD_ERROR_FACTOR * _fd_error(h, loss, scale, machine_eps, central)
+        if best > 2.0 * h and error > rtol * scale:
+            h = best
+            numeric = numerical_gradient(net, X, y, eps=h, scheme=scheme)
+            scale = float(np.max(np.abs(numeric), initial=0.0))
+    if atol_given is None:
+        atol = atol_base * scale + _FD_ERROR_FACTOR * _fd_error(h, loss, scale, machine_eps,
+                                                                central)
+        if scale > 0.0 and atol >= 0.5 * scale:
+            warnings.warn(f"gradcheck: in {net.dtype.name}, finite differences cannot resolve "
+                          f"this gradient (largest entry {scale:.3g}) against the rounding of "
+                          f"a loss of {loss:.3g}: its tolerance, atol {atol:.3g}, passes "
+                          f"almost any gradient; check in float64, with the central scheme, "
+                          f"or with targets of scale 1",
+                          RuntimeWarning, stacklevel=2)
+    else:
+        atol = atol_given
     a, n = analytic.astype(np.float64), numeric.astype(np.float64)
     diff = np.abs(a - n)
     ok = bool(np.all(diff <= atol + rtol * np.maximum(np.abs(a), np.abs(n))))
     return GradcheckResult(ok=ok, max_abs_error=float(np.max(diff, initial=0.0)),
-                           max_rel_error=relative_error(a, n), rtol=rtol, atol=atol,
-                           analytic=analytic, numeric=numeric)
+                           max_rel_error=relative_error(a, n), rtol=rtol, atol=float(atol),
+                           analytic=analytic, numeric=numeric, eps=float(h))

@@ -7,10 +7,13 @@ Bounds (relative error as gradcheck defines it: max |a - n| / max(|a|, |n|, 1e-3
   float64 central: 1e-6 (the contract; observed at most 2.7e-7)
   float64 forward: 1e-3 (rounding of a 1.5e-8 step on entries near the 1e-3 floor;
                    observed at most 4.9e-4)
-  float32 central: 5e-2 (gradcheck's default rtol for float32; observed at most 3.6e-2)
+  float32 central: 5e-2 (gradcheck's default rtol for float32 before its atol followed the
+                   loss's scale; observed at most 3.6e-2)
   float32 backprop against float64 backprop on the same parameters: 3e-4 (observed 6.7e-5)
 Relu-family pre-activations are kept at least 1e-3 from the kink (conftest.make_case), so
 every finite-difference step stays on one side of it."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -79,7 +82,10 @@ def test_gradcheck_with_the_forward_scheme_passes_correct_gradients_and_refuses_
     net, X, y = ref.make_case(hidden, output, loss, kind, seed=4)
     res = fp.gradcheck(net, X, y, scheme="forward")
     assert res.ok, res
-    assert (res.rtol, res.atol) == (1e-3, 1e-6)
+    # atol: 1e-6 of the gradient's scale plus the finite differences' error bound (gradcheck)
+    assert res.rtol == 1e-3
+    G = np.abs(res.numeric).max()
+    assert 1e-6 * G < res.atol < 1e-6 * G + 1e-6
     _, grad = net.backprop(X, y)
     off = grad.copy()
     off[np.argmax(np.abs(grad))] *= 1.01       # one entry 1% off: a wrong gradient
@@ -205,3 +211,81 @@ def test_tutorial_network_sgd_steps_lower_the_loss_monotonically():
     assert all(b < a for a, b in zip(losses, losses[1:])), losses
     assert losses[-1] < 0.5 * losses[0]
     assert opt.steps == 10
+
+
+# ---- gradcheck at the loss's scale -----------------------------------------------------
+def scaled_case(dtype, scale, output_too, seed=0):
+    """mse, targets of `scale`; with output_too, the output layer scaled as well, so that the
+    residuals (and the gradient) are of that scale, not only the targets."""
+    rng = np.random.default_rng(seed)
+    net = fp.mlp([3, 8, 2], hidden="tanh", output="identity", loss="mse", dtype=dtype,
+                 seed=seed)
+    for layer in net.layers:
+        layer.b = rng.uniform(-0.5, 0.5, size=layer.b.shape)
+    if output_too:
+        net.layers[-1].W = net.layers[-1].W * scale
+        net.layers[-1].b = net.layers[-1].b * scale
+    X = rng.uniform(-1, 1, size=(16, 3))
+    return net, X, scale * rng.normal(size=(16, 2))
+
+
+def one_entry_off(net, X, y, factor=1.01):
+    """A wrong gradient: backprop's with its largest entry `factor` times too large."""
+    loss, grad = net.backprop(X, y)
+    off = grad.copy()
+    off[np.argmax(np.abs(grad))] *= factor
+    net.backprop = lambda X, y: (loss, off)    # the instance's, for this test only
+    return net
+
+
+@pytest.mark.parametrize("output_too", [False, True], ids=["targets", "targets+output"])
+@pytest.mark.parametrize("dtype,scheme", [("float64", "central"), ("float64", "forward"),
+                                          ("float32", "central"), ("float32", "forward")])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gradcheck_passes_correct_gradients_at_targets_of_scale_1e6(dtype, scheme, output_too,
+                                                                   seed):
+    # A loss of 1e12: at the default step its rounding alone (eps_m |L| / h) is 40 (float64)
+    # or 2e7 (float32) on every entry. The old fixed atol failed correct gradients here.
+    net, X, y = scaled_case(dtype, 1e6, output_too, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)     # float32: see below
+        res = fp.gradcheck(net, X, y, scheme=scheme)
+    assert res.ok, res
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e6])
+@pytest.mark.parametrize("dtype,scheme", [("float64", "central"), ("float64", "forward"),
+                                          ("float32", "central")])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gradcheck_refuses_a_gradient_with_one_entry_1_percent_off_at_every_scale(
+        dtype, scheme, scale, seed):
+    net, X, y = scaled_case(dtype, scale, True, seed)
+    assert fp.gradcheck(net, X, y, scheme=scheme).ok
+    assert not fp.gradcheck(one_entry_off(net, X, y), X, y, scheme=scheme).ok
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gradcheck_refuses_one_entry_1_percent_off_at_targets_of_1e6_in_float64(seed):
+    # Targets of 1e6 with outputs of 1: the loss (1e12) is huge against its gradient (1e5),
+    # so gradcheck takes a larger step, where the loss's rounding no longer swamps it.
+    net, X, y = scaled_case("float64", 1e6, False, seed)
+    res = fp.gradcheck(net, X, y)
+    assert res.ok and res.eps > 10 * default_eps(np.float64, "central"), res
+    assert not fp.gradcheck(one_entry_off(net, X, y), X, y).ok
+
+
+def test_gradcheck_warns_when_float32_cannot_resolve_the_gradient_at_targets_of_1e6():
+    net, X, y = scaled_case("float32", 1e6, False)
+    with pytest.warns(RuntimeWarning, match=r"gradcheck: in float32, finite differences "
+                                            r"cannot resolve"):
+        res = fp.gradcheck(net, X, y)
+    assert res.ok
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")           # at scale 1 it says nothing
+        fp.gradcheck(*scaled_case("float32", 1.0, False))
+
+
+def test_gradcheck_uses_a_given_eps_and_atol_as_they_are():
+    net, X, y = scaled_case("float64", 1e6, False)
+    res = fp.gradcheck(net, X, y, eps=1e-5, atol=0.5)
+    assert (res.eps, res.atol) == (1e-5, 0.5)
