@@ -5,6 +5,7 @@ floors: tests compare the package against it, so it has to stay independent."""
 import types
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -304,6 +305,19 @@ ref = types.SimpleNamespace(
 
 
 # ---- fixtures --------------------------------------------------------------------------
+@pytest.fixture(scope="session", autouse=True)
+def _cwd_outside_the_checkout(tmp_path_factory):
+    """The whole session runs in a temporary directory, so that the README's `pytest tests`
+    works from the checkout root: a child `python -m fastprop` puts its working directory
+    first on sys.path, and from the root it would import the uncompiled fastprop/ of the
+    source tree instead of the installed package. (Session-scoped: hypothesis refuses
+    function-scoped fixtures around its tests.)"""
+    before = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    yield
+    os.chdir(before)
+
+
 @pytest.fixture(name="ref")
 def ref_fixture():
     """The numpy reference (see the top of this file)."""
