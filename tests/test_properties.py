@@ -7,8 +7,8 @@ untouched. Other properties: save -> load round-trips bit for bit, load of corru
 a ValueError or the saved network, fit returns a History of `epochs` losses or raises
 TrainingDivergedError with finite parameters.
 
-Profiles: "ci" (default; derandomized, so reproducible: about 3,600 cases, under a minute) and
-"long" (HYPOTHESIS_PROFILE=long: randomized, 33x the examples, about 120,000 cases)."""
+Profiles: "ci" (default; derandomized, so reproducible: about 3,450 cases, under a minute) and
+"long" (HYPOTHESIS_PROFILE=long: randomized, 33x the examples, about 115,000 cases)."""
 import copy
 import contextlib
 import io
@@ -204,6 +204,18 @@ def near_kink(net, X, tol):
         if name in ("relu", "leaky_relu") and np.any((z != 0) & (np.abs(z) < tol)):
             return True
     return False
+
+
+def bce_on_rounded_probabilities(net, X):
+    """Whether binary cross-entropy on a softmax output (computed from probabilities, as
+    torch's BCELoss) meets a probability within 1e4 machine epsilons of 0 or 1: there the
+    rounding of p in the network's dtype decides log(1 - p) and 1 / (p (1 - p)) (a float32
+    p = 1 - 8.3e-7 for 1 - 7.8e-7 is a 7% error), which no tolerance of a float64 reference
+    can cover."""
+    if net.loss_name != "binary_cross_entropy" or net.layers[-1].activation != "softmax":
+        return False
+    a = ref_forward(net, X)[1][-1]
+    return bool(np.min(np.minimum(a, 1 - a)) < 1e4 * float(np.finfo(net.dtype).eps))
 
 
 # ---- checking helpers -----------------------------------------------------------------------
@@ -522,6 +534,7 @@ def test_loss_and_backprop_equal_the_numpy_reference_and_write_nothing(d):
     X, y, Xv, yv = d.draw(data(net, -4.0, 4.0))
     eps = float(np.finfo(net.dtype).eps)
     assume(not near_kink(net, Xv, 1e4 * eps * (1 + ref_scale(net, Xv))))
+    assume(not bce_on_rounded_probabilities(net, Xv))
     before, snaps = net.params.tobytes(), (snapshot(X), snapshot(y))
     want_loss, want_grad = ref_loss_and_grad(net, Xv, yv)
     value = net.loss(X, y)
@@ -899,7 +912,10 @@ def test_fit_returns_epochs_losses_or_diverges_with_finite_params_and_is_reprodu
     assert (hist is None) == (twin_hist is None)
     assert twin.params.tobytes() == net.params.tobytes()
     if hist is not None:
-        assert twin_hist.loss == hist.loss and twin_hist.val_loss == hist.val_loss
+        # bits, not ==: a last update may overflow the validation pass to NaN (finite
+        # parameters, outputs beyond the dtype's range), which fit reports as it is
+        for a, b in ((twin_hist.loss, hist.loss), (twin_hist.val_loss, hist.val_loss)):
+            assert np.array(a).tobytes() == np.array(b).tobytes()
 
 
 @budget(2)
@@ -908,6 +924,7 @@ def test_full_batch_epoch_of_sgd_is_one_reference_step_and_its_loss(d):
     net = d.draw(networks(hidden=SMOOTH))
     X, y, Xv, yv = d.draw(data(net, -4.0, 4.0))
     lr = d.draw(st.floats(0, 0.5))
+    assume(not bce_on_rounded_probabilities(net, Xv))
     want_loss, want_grad = ref_loss_and_grad(net, Xv, yv)
     want = net.params.astype(np.float64) - lr * want_grad
     scale = ref_scale(net, Xv) * (1 + float(np.abs(want_grad).max()) + abs(want_loss))
