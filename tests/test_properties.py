@@ -70,9 +70,9 @@ def act(name, z):
         return e / e.sum(axis=1, keepdims=True)
     if name == "gelu":
         return 0.5 * z * (1 + _erf(z / np.sqrt(2)))
-    if name == "gelu_tanh":
-        u = np.sqrt(2 / np.pi) * (z + 0.044715 * z ** 3)
-        return 0.5 * z * (1 + np.tanh(u))
+    if name == "gelu_tanh":     # z (1 + tanh u) / 2 = z sigmoid(2u), without 1 + tanh's
+        u = np.sqrt(2 / np.pi) * (z + 0.044715 * z ** 3)    # cancellation to exactly 0
+        return z * _sigmoid(2 * u)
     if name == "silu":
         return z * _sigmoid(z)
     if name == "elu":
@@ -100,8 +100,8 @@ def act_grad(name, z, a, da):
         return da * (0.5 * (1 + _erf(z / np.sqrt(2))) + z * np.exp(-z * z / 2) / np.sqrt(2 * np.pi))
     if name == "gelu_tanh":
         k = np.sqrt(2 / np.pi)
-        t = np.tanh(k * (z + 0.044715 * z ** 3))
-        return da * (0.5 * (1 + t) + 0.5 * z * (1 - t * t) * k * (1 + 3 * 0.044715 * z * z))
+        s = _sigmoid(2 * k * (z + 0.044715 * z ** 3))
+        return da * (s + 2 * z * s * (1 - s) * k * (1 + 3 * 0.044715 * z * z))
     if name == "silu":
         s = _sigmoid(z)
         return da * s * (1 + z * (1 - s))
