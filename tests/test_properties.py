@@ -630,7 +630,10 @@ def test_gradcheck_is_backprop_against_numerical_gradient_with_its_formula(d):
     res = fp.gradcheck(net, X, y, eps=eps, scheme=scheme, rtol=rtol, atol=atol)
     assert net.params.tobytes() == before
     assert res.analytic.tobytes() == net.backprop(X, y)[1].tobytes()
-    assert res.numeric.tobytes() == fp.numerical_gradient(net, X, y, eps=eps,
+    if eps is not None:
+        assert res.eps == eps
+    # the step gradcheck took (its own choice, relative to the loss's scale, when eps is None)
+    assert res.numeric.tobytes() == fp.numerical_gradient(net, X, y, eps=res.eps,
                                                            scheme=scheme).tobytes()
     a, n = res.analytic.astype(np.float64), res.numeric.astype(np.float64)
     diff = np.abs(a - n)
