@@ -14,16 +14,17 @@ from fastprop.losses import LOSSES
 from fastprop._model import NonFiniteResultError
 from fastprop.io import save
 from fastprop.network import Dense, Network, load, mlp
-from fastprop.optim import SGD, Adagrad, Adam, AdamW, RMSprop
+from fastprop import optim as _optim
+from fastprop.optim import *  # noqa: F401,F403  every optimizer class: optim.__all__
 from fastprop.training import History, TrainingDivergedError, fit
 
 __version__ = "0.1.0"
 
-__all__ = ["Network", "Dense", "mlp", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "numerical_gradient", "gradcheck",
+# The optimizers are optim.__all__: a new one is public by its class in fastprop/optim.py.
+__all__ = ["Network", "Dense", "mlp", *_optim.__all__, "numerical_gradient", "gradcheck",
            "GradcheckResult", "NonFiniteResultError", "fit", "History", "TrainingDivergedError",
-           "save", "load",
-           "set_num_threads", "get_num_threads", "simd_path", "ACTIVATIONS", "LOSSES",
-           "__version__"]
+           "save", "load", "set_num_threads", "get_num_threads", "simd_path", "ACTIVATIONS",
+           "LOSSES", "__version__"]
 
 
 def _max_threads():
