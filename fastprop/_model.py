@@ -230,6 +230,8 @@ class Model:
         state = self.__dict__.copy()
         for key in ("_lock", "_ws", "_grad", "_gather", "_spec"):
             state.pop(key, None)
+        with self._lock:      # not half of an update that fit is writing in another thread
+            state["_params"] = self._params.copy()
         state["_layers"] = [(l.n_in, l.n_out, l.activation) for l in self._layers]
         return state
 

@@ -60,21 +60,36 @@ cdef fp_net _describe(const int64_t[::1] sizes, const int32_t[::1] acts, int los
 
 cdef class NetSpec:
     """A network's shape for the compiled passes: layer widths `sizes` (n_layers + 1),
-    activation codes `acts` (n_layers) and the loss code, checked once here. It keeps its own
-    read-only copies of the arrays, which the C description points into."""
-    cdef readonly object sizes, acts
+    activation codes `acts` (n_layers) and the loss code, checked once here. The C
+    description points into this object's own C arrays, which nothing outside can reach;
+    `sizes` and `acts` are tuples."""
+    cdef int64_t c_sizes[FP_MAX_LAYERS + 1]
+    cdef int32_t c_acts[FP_MAX_LAYERS]
     cdef readonly int loss
     cdef readonly int64_t n_params
     cdef fp_net net
 
     def __cinit__(self, sizes, acts, int loss):
-        self.sizes = np.array(sizes, dtype=np.int64, copy=True)
-        self.acts = np.array(acts, dtype=np.int32, copy=True)
-        self.sizes.flags.writeable = False
-        self.acts.flags.writeable = False
+        cdef const int64_t[::1] s = np.ascontiguousarray(sizes, dtype=np.int64)
+        cdef const int32_t[::1] a = np.ascontiguousarray(acts, dtype=np.int32)
+        self.net = _describe(s, a, loss)           # checks lengths, widths, codes, sizes
+        cdef Py_ssize_t l
+        for l in range(a.shape[0]):
+            self.c_acts[l] = a[l]
+        for l in range(s.shape[0]):
+            self.c_sizes[l] = s[l]
+        self.net.sizes = self.c_sizes
+        self.net.acts = self.c_acts
         self.loss = loss
-        self.net = _describe(self.sizes, self.acts, loss)
         self.n_params = fp_net_n_params(&self.net)
+
+    @property
+    def sizes(self):
+        return tuple(self.c_sizes[l] for l in range(self.net.n_layers + 1))
+
+    @property
+    def acts(self):
+        return tuple(self.c_acts[l] for l in range(self.net.n_layers))
 
     def workspace_size(self, int64_t cap):
         """Elements of workspace needed for up to `cap` rows a call."""
@@ -231,7 +246,7 @@ cdef class OptimSpec:
             raise ValueError(f"kind: expected an optimizer code from 0 to "
                              f"{FP_N_OPTIMIZERS - 1}, got {kind}")
         _check_len("step", step.shape[0], 1)
-        self.step = step.base if step.base is not None else step
+        self.step = step     # a memoryview: its buffer export keeps the count where it is
         self.n_state = fp_optimizer_n_state(kind)
         self.opt.kind = kind
         self.opt.lr = lr
@@ -299,9 +314,10 @@ cdef class TrainJob:
     cdef double *el
     cdef double *vl
 
-    def __init__(self, NetSpec spec, OptimSpec opt, params, X, Y, Xv, Yv, *, state, ws,
-                 int64_t cap, grad, gather, int64_t batch, bint shuffle, uint64_t[::1] rng,
-                 int64_t max_epochs):
+    def __cinit__(self, NetSpec spec, OptimSpec opt, params, X, Y, Xv, Yv, *, state, ws,
+                  int64_t cap, grad, gather, int64_t batch, bint shuffle, uint64_t[::1] rng,
+                  int64_t max_epochs):
+        # __cinit__: runs once, so a refused second call cannot leave the job half re-bound.
         if max_epochs < 1:
             raise ValueError(f"max_epochs: expected a positive integer, got {max_epochs}")
         _check_len("rng", rng.shape[0], 4)
@@ -312,13 +328,17 @@ cdef class TrainJob:
         self.val_loss = np.zeros(max_epochs)
         cdef double[::1] el = self.epoch_loss, vl = self.val_loss
         self.el, self.vl = &el[0], &vl[0]
-        self._arrays = (params, X, Y, Xv, Yv, state, ws, grad, gather, rng)
+        # Buffer exports (memoryviews), not just references: an array that could move its
+        # memory (array.array, bytearray) refuses to while one is held.
+        self._arrays = tuple(memoryview(a) for a in (params, X, Y, Xv, Yv, state, ws, grad,
+                                                       gather, self.epoch_loss, self.val_loss))
+        self._arrays += (rng,)
         if params.dtype == np.float64:
             _train_bind[double](self, params, X, Y, Xv, Yv, state, ws, grad, gather)
         else:
             _train_bind[float](self, params, X, Y, Xv, Yv, state, ws, grad, gather)
         perm = np.arange(self.n, dtype=np.int64)
-        self._arrays += (perm,)
+        self._arrays += (memoryview(perm),)
         cdef int64_t[::1] pv = perm
         self.perm = &pv[0]
 

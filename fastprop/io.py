@@ -52,6 +52,8 @@ def save(net, path):
                                 f"{directory!r} does not exist")
     if os.path.isdir(path):
         raise IsADirectoryError(f"path: {path!r} is a directory, expected a file name")
+    with net._lock:     # a snapshot, not half of an update that fit writes in another thread
+        params = net.params.copy()
     prefix = _tmp_prefix(os.path.basename(path))
     _remove_stale(directory, prefix)
     fd, tmp = _create_tmp(directory, prefix)
@@ -60,7 +62,7 @@ def save(net, path):
             np.savez(f, format=np.array(FORMAT), version=np.array(VERSION),
                      sizes=net._sizes, activations=np.array([l.activation for l in net.layers]),
                      loss=np.array(net.loss_name), dtype=np.array(net.dtype.name),
-                     params=net.params)
+                     params=params)
             f.flush()
             # Created 0600: give what open() would, an existing file's mode or the umask's
             try:

@@ -78,8 +78,8 @@ class Optimizer:
         if self._net is not None and self._net() is not net:
             raise ValueError(
                 f"optimizer: its state (step {self.steps}) belongs to another network "
-                f"({self._state.shape[0] // 2} {self._state.dtype} parameters); use a new "
-                f"optimizer for this network")
+                f"({self._state.shape[0] // _RULES[self.rule][1]} {self._state.dtype} "
+                f"parameters); use a new optimizer for this network")
 
     def _bind(self, net):
         """The state arrays for `net`, created at the first call. Call after every check."""
