@@ -292,10 +292,10 @@ def gemm_kernel(dtype):
     alpha, A, B, beta, C) computes C = alpha op(A) op(B) + beta C in place, A, B, C
     C-contiguous of that dtype. (The compiled function is fused over both dtypes and would
     pick the float64 version from a Python float alpha: this is the one for `dtype`.)"""
-    from fastprop import _kernels
+    from fastprop import _core
     name = {"float32": "float", "float64": "double"}[np.dtype(dtype).name]
-    sigs = getattr(_kernels.gemm, "__signatures__", None) or {}
-    return sigs.get(name, _kernels.gemm)
+    sigs = getattr(_core.gemm, "__signatures__", None) or {}
+    return sigs.get(name, _core.gemm)
 
 
 # PyTorch modules by fastprop activation name; None: no module (identity, and softmax, which
