@@ -94,15 +94,30 @@ cdef extern from "fp_kernels.h" nogil:
                                      const float *X, const float *Y, float *ws, int64_t cap,
                                      int scheme, double eps, const int64_t *idx, int64_t k,
                                      float *out)
+    ctypedef struct fp_train_opts:
+        const double *lr
+        int lr_per_step
+        double clip_norm, clip_value
+        const double *sample_weight
+        double *weight_gather
+        double *epoch_acc
+        double *val_acc
+
+    double fp_d_net_loss_weighted(const fp_net *net, const double *params, int64_t n,
+                                  const double *X, const double *Y, const double *w,
+                                  double *ws, int64_t cap)
+    double fp_s_net_loss_weighted(const fp_net *net, const float *params, int64_t n,
+                                  const float *X, const float *Y, const double *w,
+                                  float *ws, int64_t cap)
     int64_t fp_d_net_train(const fp_net *net, double *params, int64_t n, const double *X,
                            const double *Y, int64_t batch, int64_t n_epochs, int shuffle,
                            uint64_t *rng, int64_t *perm, const fp_optim *opt, double *state,
                            double *ws, int64_t cap, double *grad, double *gather,
                            double *epoch_loss, int64_t n_val, const double *Xv,
-                           const double *Yv, double *val_loss)
+                           const double *Yv, double *val_loss, const fp_train_opts *tr)
     int64_t fp_s_net_train(const fp_net *net, float *params, int64_t n, const float *X,
                            const float *Y, int64_t batch, int64_t n_epochs, int shuffle,
                            uint64_t *rng, int64_t *perm, const fp_optim *opt, float *state,
                            float *ws, int64_t cap, float *grad, float *gather,
                            double *epoch_loss, int64_t n_val, const float *Xv,
-                           const float *Yv, double *val_loss)
+                           const float *Yv, double *val_loss, const fp_train_opts *tr)

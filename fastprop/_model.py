@@ -20,6 +20,22 @@ from fastprop._validation import (all_finite, as_dtype_finite, as_features, as_i
 from fastprop.activations import get_activation
 from fastprop.losses import get_loss, prepare_targets
 
+
+def new_stream(seed, spawn=False):
+    """fit's shuffling stream (xoshiro256**'s 4 words of state, never all zero) started from
+    seed: an int, None (fresh entropy) or a numpy Generator (drawn from it, or with spawn from
+    a child of it, which leaves the Generator's own draws as they were)."""
+    rng = as_rng(seed)
+    if spawn and isinstance(seed, np.random.Generator):
+        try:
+            rng = rng.spawn(1)[0]
+        except TypeError:         # a bit generator without a SeedSequence: drawn from it
+            pass
+    state = rng.integers(0, 2 ** 64, size=4, dtype=np.uint64, endpoint=False)
+    if not state.any():
+        state[0] = 1
+    return state
+
 __all__ = ["Dense", "Model", "check_network", "NonFiniteResultError"]
 
 # The most elements a network's parameter buffer or workspace may hold: their byte sizes stay
@@ -169,6 +185,10 @@ class Model:
         self._params = np.zeros(self._spec.n_params, dtype=self.dtype)   # the C layout's count
         self._bind_views()
         self._init_weights(as_rng(seed))
+        # fit's shuffling stream, continued by fit(seed=None): from the same int seed as the
+        # weights (a fresh Generator of it), or from a child of a Generator given (whose own
+        # draws, the user's, are then those they would be without it)
+        self._stream = new_stream(seed, spawn=True)
         self._ws, self._cap = None, 0
         self._lock = threading.RLock()   # one compiled call at a time (see the module doc)
         self._buffer_allocations = 0     # counted so that tests can prove the reuse
@@ -232,11 +252,14 @@ class Model:
             state.pop(key, None)
         with self._lock:      # not half of an update that fit is writing in another thread
             state["_params"] = self._params.copy()
+            state["_stream"] = self._stream.copy()
         state["_layers"] = [(l.n_in, l.n_out, l.activation) for l in self._layers]
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        if "_stream" not in state:      # pickled before networks kept their stream
+            self._stream = new_stream(0)
         self._layers = tuple(Dense(*spec) for spec in state["_layers"])
         self._spec = self._make_spec()
         self._lock = threading.RLock()
@@ -352,11 +375,22 @@ class Model:
             self._drop_large_workspace(cap_before)
         return out
 
-    def loss(self, X, y):
-        """Mean loss on (X, y): one forward pass. NonFiniteResultError when it is not finite
-        (finite inputs too large for the dtype)."""
+    def loss(self, X, y, sample_weight=None):
+        """Mean loss on (X, y): one forward pass. With sample_weight (n weights >= 0), the
+        weighted mean of the samples' losses, sum w_i l_i / sum w_i (scikit-learn's MLP).
+        NonFiniteResultError when it is not finite (finite inputs too large for the dtype)."""
         Xc, Y = self._inputs(X, y)
-        value = self._loss_value(Xc, Y)
+        if sample_weight is not None:
+            from fastprop.training import _sample_weight
+            w = _sample_weight(sample_weight, Xc.shape[0])
+            with self._lock:
+                cap_before = self._cap
+                ws = self._workspace(Xc.shape[0])
+                value = float(_core.net_loss_weighted(self._spec, self._params, Xc, Y, w, ws,
+                                                      self._cap))
+                self._drop_large_workspace(cap_before)
+        else:
+            value = self._loss_value(Xc, Y)
         if not np.isfinite(value):
             raise self._non_finite("loss", "loss", value, Xc, Y)
         return value

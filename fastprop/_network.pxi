@@ -12,6 +12,7 @@
 from cython cimport floating
 from libc.stdint cimport int64_t, int32_t, uint64_t
 from libc.string cimport memcpy
+from libc.math cimport INFINITY
 
 from fastprop._csrc cimport *
 
@@ -184,6 +185,29 @@ def net_loss(NetSpec spec, const floating[::1] params, const floating[:, ::1] X,
     return value
 
 
+def net_loss_weighted(NetSpec spec, const floating[::1] params, const floating[:, ::1] X,
+                      const floating[:, ::1] Y, const double[::1] w, floating[::1] ws,
+                      int64_t cap):
+    """The weighted mean of the samples' losses on (X, Y), weights w (n values, checked finite
+    and >= 0 by the caller): one forward pass."""
+    cdef fp_net net = spec.net
+    cdef Py_ssize_t n = X.shape[0]
+    _check_common(&net, params.shape[0], ws.shape[0], cap, n, X.shape[1])
+    _check_targets(&net, n, Y.shape[0], Y.shape[1])
+    _check_len("sample_weight", w.shape[0], n)
+    cdef double value
+    if n == 0:
+        return 0.0
+    with nogil:
+        if floating is double:
+            value = fp_d_net_loss_weighted(&net, &params[0], n, &X[0, 0], &Y[0, 0], &w[0],
+                                           &ws[0], cap)
+        else:
+            value = fp_s_net_loss_weighted(&net, &params[0], n, &X[0, 0], &Y[0, 0], &w[0],
+                                           &ws[0], cap)
+    return value
+
+
 def backprop(NetSpec spec, const floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,
              floating[::1] ws, int64_t cap, floating[::1] grad):
     """Loss, with its gradient written into grad: one forward and one backward pass."""
@@ -291,13 +315,19 @@ cdef class TrainJob:
     """One fit's compiled training: the network (NetSpec), the optimizer (OptimSpec), the
     data and every buffer, each shape checked once, here; run(k) then runs k epochs in one
     compiled call without the GIL, as often as the caller likes. The job keeps a reference to
-    every array it points into, and owns the shuffling order and the per-epoch losses
-    (`epoch_loss`, `val_loss`, read after each run)."""
+    every array it points into, and owns the shuffling order and the per-epoch results
+    (`epoch_loss`, `val_loss`, and with accuracy `epoch_acc`, `val_acc`, read after each run).
+
+    Options (fp_train_opts): clip_norm, clip_value (> 0 to clip, 0 off); sample_weight (n
+    finite weights >= 0, or None); accuracy (bool); lr_per_step: run's `lr` gives one rate a
+    step rather than one an epoch."""
     cdef readonly NetSpec spec
     cdef readonly OptimSpec opt
-    cdef readonly object epoch_loss, val_loss
+    cdef readonly object epoch_loss, val_loss, epoch_acc, val_acc
+    cdef readonly int64_t steps_per_epoch
     cdef object _arrays
     cdef fp_net net
+    cdef fp_train_opts tr
     cdef bint f64, shuffle
     cdef int64_t n, n_val, batch, cap, max_epochs
     cdef void *params
@@ -316,10 +346,16 @@ cdef class TrainJob:
 
     def __cinit__(self, NetSpec spec, OptimSpec opt, params, X, Y, Xv, Yv, *, state, ws,
                   int64_t cap, grad, gather, int64_t batch, bint shuffle, uint64_t[::1] rng,
-                  int64_t max_epochs):
+                  int64_t max_epochs, double clip_norm=0.0, double clip_value=0.0,
+                  sample_weight=None, bint accuracy=False, bint lr_per_step=False):
         # __cinit__: runs once, so a refused second call cannot leave the job half re-bound.
         if max_epochs < 1:
             raise ValueError(f"max_epochs: expected a positive integer, got {max_epochs}")
+        if not (clip_norm >= 0 and clip_norm < INFINITY):
+            raise ValueError(f"clip_norm: expected a finite value >= 0 (0: off), got {clip_norm}")
+        if not (clip_value >= 0 and clip_value < INFINITY):
+            raise ValueError(f"clip_value: expected a finite value >= 0 (0: off), got "
+                             f"{clip_value}")
         _check_len("rng", rng.shape[0], 4)
         self.spec, self.opt, self.net = spec, opt, spec.net
         self.batch, self.cap, self.shuffle, self.max_epochs = batch, cap, shuffle, max_epochs
@@ -341,19 +377,61 @@ cdef class TrainJob:
         self._arrays += (memoryview(perm),)
         cdef int64_t[::1] pv = perm
         self.perm = &pv[0]
+        self.steps_per_epoch = (self.n + batch - 1) // batch
+        self.tr.clip_norm, self.tr.clip_value = clip_norm, clip_value
+        self.tr.lr_per_step = lr_per_step
+        cdef const double[::1] sw
+        cdef double[::1] wg, ea, va
+        cdef Py_ssize_t i
+        if sample_weight is not None:
+            sw = sample_weight
+            _check_len("sample_weight", sw.shape[0], self.n)
+            for i in range(sw.shape[0]):
+                if not (sw[i] >= 0 and sw[i] < INFINITY):
+                    raise ValueError(f"sample_weight: expected finite weights >= 0, got "
+                                     f"{sw[i]} at {i}")
+            gathered = np.empty(batch)
+            wg = gathered
+            self.tr.sample_weight, self.tr.weight_gather = &sw[0], &wg[0]
+            self._arrays += (sw, gathered)
+        if accuracy:
+            self.epoch_acc, self.val_acc = np.zeros(max_epochs), np.zeros(max_epochs)
+            ea, va = self.epoch_acc, self.val_acc
+            self.tr.epoch_acc, self.tr.val_acc = &ea[0], &va[0]
+            self._arrays += (memoryview(self.epoch_acc), memoryview(self.val_acc))
 
-    def run(self, int64_t epochs):
+    def run(self, int64_t epochs, lr=None):
         """Runs `epochs` epochs of mini-batch training in one compiled loop; epoch e's mean
-        training loss goes to epoch_loss[e] (and its validation loss to val_loss[e]).
+        training loss goes to epoch_loss[e] (and its validation loss to val_loss[e]). `lr`:
+        None (the optimizer's rate), or float64 rates, one for each of the `epochs` epochs, or
+        with lr_per_step one for each of their epochs * steps_per_epoch steps.
 
         Returns the number of epochs completed; a negative value -(1 + e) means that a step of
         epoch e met a non-finite loss or gradient and stopped before its update."""
         if epochs < 0 or epochs > self.max_epochs:
             raise ValueError(f"epochs: expected 0 to {self.max_epochs} epochs a call, got {epochs}")
+        cdef const double[::1] rates
+        cdef Py_ssize_t i
+        self.tr.lr = NULL
+        if lr is not None:
+            rates = lr
+            _check_len("lr", rates.shape[0],
+                       epochs * self.steps_per_epoch if self.tr.lr_per_step else epochs)
+            for i in range(rates.shape[0]):
+                if not (rates[i] >= 0 and rates[i] < INFINITY):
+                    raise ValueError(f"lr: expected finite learning rates >= 0, got "
+                                     f"{rates[i]} at {i}")
+            if rates.shape[0]:
+                self.tr.lr = &rates[0]
+        elif self.tr.lr_per_step:
+            raise ValueError("lr: expected one learning rate a step (lr_per_step), got None")
         if epochs == 0:
             return 0
         cdef int64_t done
         cdef double *vl = self.vl if self.n_val > 0 else NULL
+        cdef fp_train_opts *tr = &self.tr
+        if self.n_val == 0:
+            tr.val_acc = NULL
         with nogil:
             if self.f64:
                 done = fp_d_net_train(&self.net, <double *>self.params, self.n,
@@ -362,7 +440,7 @@ cdef class TrainJob:
                                       &self.opt.opt, <double *>self.state, <double *>self.ws,
                                       self.cap, <double *>self.grad, <double *>self.gather,
                                       self.el, self.n_val, <const double *>self.Xv,
-                                      <const double *>self.Yv, vl)
+                                      <const double *>self.Yv, vl, tr)
             else:
                 done = fp_s_net_train(&self.net, <float *>self.params, self.n,
                                       <const float *>self.X, <const float *>self.Y,
@@ -370,7 +448,8 @@ cdef class TrainJob:
                                       &self.opt.opt, <float *>self.state, <float *>self.ws,
                                       self.cap, <float *>self.grad, <float *>self.gather,
                                       self.el, self.n_val, <const float *>self.Xv,
-                                      <const float *>self.Yv, vl)
+                                      <const float *>self.Yv, vl, tr)
+        self.tr.lr = NULL      # the rates' buffer belongs to this call only
         return done
 
 

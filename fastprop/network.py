@@ -15,18 +15,42 @@ __all__ = ["Network", "mlp", "load"]
 class Network(Model):
     __doc__ = Model.__doc__
 
-    def fit(self, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,
-            validation_data=None, progress=False):
-        """Train by mini-batch backpropagation: `epochs` epochs over (X, y) in mini-batches
-        of `batch_size` samples (the last partial batch included), with `optimizer`
-        (default SGD(lr=0.1)), shuffled each epoch from `seed` when `shuffle`; the loss on
-        `validation_data` = (X_val, y_val) after each epoch; `progress` prints a line an
-        epoch. The caller's arrays are never modified. Returns a History (loss, val_loss);
-        raises TrainingDivergedError, with the last finite parameters kept, when the loss or
-        gradient becomes non-finite. See fastprop.training.fit."""
+    def fit(self, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=None,
+            validation_data=None, progress=False, *, validation_split=None, metrics=None,
+            callbacks=None, schedule=None, clip_norm=None, clip_value=None,
+            sample_weight=None):
+        """Train by mini-batch backpropagation; returns a History.
+
+        X, y: the samples and their targets (as for `loss`). epochs: passes over them.
+        batch_size: samples a step (1: per-sample SGD; the last partial batch is used).
+        optimizer: a fastprop optimizer (default SGD(lr=0.1)); it keeps its state across fits.
+        shuffle: reshuffle the samples each epoch. seed: None (default) continues the
+        network's own shuffling stream, started from the network's seed at construction, so
+        that k calls of fit(epochs=1) give the same bits as one fit(epochs=k); an int or a
+        Generator restarts the stream from it (later seed=None calls continue from there).
+        validation_data: (X_val, y_val), whose loss is computed after each epoch;
+        validation_split: or hold out this last fraction of X, y (before shuffling, as Keras).
+        metrics: ["accuracy"] adds accuracy / val_accuracy (argmax of a softmax output;
+        threshold 0.5 for sigmoid outputs, the fraction of labels right for several).
+        callbacks: objects with on_epoch_end(epoch, logs) -> bool (True stops), and optionally
+        set_model(net), on_train_begin(logs), on_train_end(logs): fastprop.EarlyStopping,
+        fastprop.ModelCheckpoint or your own. schedule: a fastprop.schedules learning-rate
+        schedule (the rates used are History.lr). clip_norm: scale each step's gradient to
+        this L2 norm at most (torch.nn.utils.clip_grad_norm_); clip_value: then clamp each
+        entry to [-clip_value, clip_value] (clip_grad_value_). sample_weight: one weight >= 0
+        a sample; each batch's loss is the weighted mean (scikit-learn's MLP). progress: show
+        a progress bar (tqdm, when installed) or line.
+
+        The caller's arrays are never modified; a refused call changes nothing. Raises
+        TrainingDivergedError, with the last finite parameters kept, when the loss or gradient
+        becomes non-finite. Without callbacks, progress or a loss-watching schedule, all the
+        epochs run in compiled code, Python entered only every quarter second or so."""
         return _training.fit(self, X, y, epochs=epochs, batch_size=batch_size,
                              optimizer=optimizer, shuffle=shuffle, seed=seed,
-                             validation_data=validation_data, progress=progress)
+                             validation_data=validation_data, progress=progress,
+                             validation_split=validation_split, metrics=metrics,
+                             callbacks=callbacks, schedule=schedule, clip_norm=clip_norm,
+                             clip_value=clip_value, sample_weight=sample_weight)
 
     def save(self, path):
         """Write the network to `path` (.npz, no pickle), atomically."""

@@ -1,6 +1,13 @@
-"""`fit`: mini-batch training. The epoch loop (shuffle, gather, forward, backward, optimizer
-update) is one compiled call (csrc/nn/fp_net.inc, net_train); Python checks the inputs once,
-allocates the buffers once, and only comes back between epochs when it must print progress."""
+"""`fit`: mini-batch training. The epoch loop (shuffle, gather, forward, backward, clipping,
+optimizer update, the loss and accuracy of each epoch) is one compiled call
+(csrc/nn/fp_net.inc, net_train); Python checks the inputs once, allocates the buffers once,
+and comes back between epochs only when something asks for it: progress, a callback, early
+stopping, or a schedule that watches the loss (ReduceLROnPlateau, Adaptive). A schedule known
+in advance (StepLR, OneCycleLR, ...) is handed to the compiled loop as its rates.
+
+Shuffling continues a stream that each network owns (`seed=None`, the default): k calls of
+fit(epochs=1) give the same bits as one fit(epochs=k); fit(seed=s) restarts it from s."""
+import numbers
 import sys
 import time
 from dataclasses import dataclass, field
@@ -8,19 +15,32 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fastprop import _core
-from fastprop._model import check_network
-from fastprop._validation import as_int, as_rng
+from fastprop._model import check_network, new_stream
+from fastprop._validation import as_float, as_int, as_numeric_array
 from fastprop.optim import SGD, Optimizer, _as_bool
 
 __all__ = ["fit", "History", "TrainingDivergedError"]
 
+METRICS = ("accuracy",)
+
 
 @dataclass
 class History:
-    """loss[e]: mean per-sample training loss seen during epoch e; val_loss[e]: loss on the
-    validation data after epoch e (empty without validation data)."""
+    """What a fit did, epoch by epoch (0-based, within this fit call):
+    loss[e]: mean per-sample training loss seen during epoch e (with sample weights, each
+    batch's weighted mean, averaged over batches by their sizes, as scikit-learn's MLP);
+    val_loss[e]: loss on the validation data after epoch e (empty without validation data);
+    accuracy / val_accuracy: the same for metrics=["accuracy"]; lr: the learning rate of each
+    epoch, or of each step for a per-step schedule; best_epoch: EarlyStopping's best epoch
+    (None without it); stopped_epoch: the epoch after which a callback or the schedule stopped
+    training (None when every epoch ran)."""
     loss: list = field(default_factory=list)
     val_loss: list = field(default_factory=list)
+    accuracy: list = field(default_factory=list)
+    val_accuracy: list = field(default_factory=list)
+    lr: list = field(default_factory=list)
+    best_epoch: int = None
+    stopped_epoch: int = None
     seconds: float = 0.0
     samples: int = 0
 
@@ -32,6 +52,20 @@ class History:
     def samples_per_second(self):
         return self.samples / self.seconds if self.seconds > 0 else float("inf")
 
+    def logs(self, e):
+        """Epoch e's figures as a dict (the `logs` that callbacks receive)."""
+        out = {"loss": self.loss[e]}
+        for name in ("val_loss", "accuracy", "val_accuracy"):
+            values = getattr(self, name)
+            if values:
+                out[name] = values[e]
+        return out
+
+    def plot(self, ax=None):
+        """The loss (and metric) curves as a matplotlib Figure (the `plot` extra)."""
+        from fastprop.plotting import plot_history
+        return plot_history(self, ax=ax)
+
 
 class TrainingDivergedError(FloatingPointError):
     """Training met a non-finite loss or gradient; the parameters hold the last finite values."""
@@ -41,46 +75,164 @@ class TrainingDivergedError(FloatingPointError):
         self.history = history
 
 
-def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=0,
-        validation_data=None, progress=False):
+def _positive_or_none(value, argument):
+    if value is None:
+        return 0.0
+    value = as_float(value, argument)
+    if value <= 0:
+        raise ValueError(f"{argument}: expected a positive number (or None: off), got {value}")
+    return value
+
+
+def _metrics(metrics, net):
+    """The accuracy flag from `metrics` (None, or a list of names)."""
+    if metrics is None:
+        return False
+    if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
+        raise TypeError(f"metrics: expected a list of metric names such as ['accuracy'], got "
+                        f"{type(metrics).__name__} {metrics!r}")
+    for m in metrics:
+        if m not in METRICS:
+            raise ValueError(f"metrics: expected names among {list(METRICS)}, got {m!r}")
+    if not metrics:
+        return False
+    out = net.layers[-1].activation
+    if out not in ("softmax", "sigmoid"):
+        raise ValueError(f"metrics: 'accuracy' needs a softmax or sigmoid output layer (classes "
+                         f"or labels), got a {out!r} output")
+    return True
+
+
+def _sample_weight(sample_weight, n):
+    if sample_weight is None:
+        return None
+    w = as_numeric_array(sample_weight, "sample_weight")
+    if w.ndim != 1 or w.shape[0] != n:
+        raise ValueError(f"sample_weight: expected shape ({n},) (one weight a sample of X), got "
+                         f"{w.shape}")
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    if not np.all(np.isfinite(w)):
+        raise ValueError("sample_weight: expected finite weights, got NaN or infinity")
+    if np.any(w < 0):
+        raise ValueError(f"sample_weight: expected weights >= 0, got {w.min():g}")
+    if not w.sum() > 0:
+        raise ValueError("sample_weight: expected a positive total weight, got all zeros")
+    return w
+
+
+def _callbacks(callbacks):
+    if callbacks is None:
+        return []
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks: expected a list of callback objects, got "
+                        f"{type(callbacks).__name__}")
+    for i, cb in enumerate(callbacks):
+        if not callable(getattr(cb, "on_epoch_end", None)):
+            raise TypeError(f"callbacks[{i}]: expected an object with an on_epoch_end(epoch, "
+                            f"logs) method, got {type(cb).__name__}")
+    return list(callbacks)
+
+
+def _schedule(schedule):
+    if schedule is None:
+        return None
+    from fastprop.schedules import Schedule
+    if not isinstance(schedule, Schedule):
+        raise TypeError(f"schedule: expected a fastprop.schedules schedule (StepLR, "
+                        f"ExponentialLR, CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau, "
+                        f"InvScaling, Adaptive), got {type(schedule).__name__}")
+    return schedule
+
+
+def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=None,
+        validation_data=None, progress=False, *, validation_split=None, metrics=None,
+        callbacks=None, schedule=None, clip_norm=None, clip_value=None, sample_weight=None):
     """Train `net` on (X, y) for `epochs` epochs of mini-batches of `batch_size` samples (the
-    last partial batch included; batch_size larger than n means full batch). The caller's
-    arrays are never modified. Returns a History."""
+    last partial batch included; batch_size larger than n means full batch). See
+    Network.fit for every argument. The caller's arrays are never modified; a refused call
+    changes nothing. Returns a History."""
     check_network(net)
     net._check_writeable("fit")
     Xc, Y = net._inputs(X, y)
     n = Xc.shape[0]
     epochs = as_int(epochs, "epochs", minimum=0)
-    batch = min(as_int(batch_size, "batch_size", minimum=1), n)
+    batch_size = as_int(batch_size, "batch_size", minimum=1)
     shuffle = _as_bool(shuffle, "shuffle")       # bool("no") is True: refused, as nesterov
     progress = _as_bool(progress, "progress")
     if optimizer is None:
         optimizer = SGD()
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer: expected a fastprop optimizer (SGD, Adam, AdamW, RMSprop, "
-                        f"Adagrad), got "
-                        f"{type(optimizer).__name__}")
+                        f"Adagrad), got {type(optimizer).__name__}")
     optimizer._check_net(net)
     opt_args = optimizer._args()
     optimizer._check_args_for(opt_args, net)
+    weights = _sample_weight(sample_weight, n)
+    accuracy = _metrics(metrics, net)
+    callbacks = _callbacks(callbacks)
+    schedule = _schedule(schedule)
+    clip_norm = _positive_or_none(clip_norm, "clip_norm")
+    clip_value = _positive_or_none(clip_value, "clip_value")
+    if seed is not None:
+        stream = new_stream(seed)        # checks seed; written to the network below
     Xv = np.empty((0, net.n_in), dtype=net.dtype)
     Yv = np.empty((0, net.n_out), dtype=net.dtype)
-    if validation_data is not None:
+    if validation_split is not None:
+        if validation_data is not None:
+            raise ValueError("validation_split: expected either validation_split or "
+                             "validation_data, got both")
+        split = as_float(validation_split, "validation_split")
+        if not 0 < split < 1:
+            raise ValueError(f"validation_split: expected a fraction in (0, 1), got {split}")
+        at = int(n * (1 - split))            # Keras: the last fraction, before shuffling
+        if at < 1 or at >= n:
+            raise ValueError(f"validation_split: {split} of {n} samples leaves "
+                             f"{at} to train on and {n - at} to validate; expected at least "
+                             f"one of each")
+        Xc, Xv, Y, Yv = Xc[:at], Xc[at:], Y[:at], Y[at:]
+        if weights is not None:
+            weights = weights[:at]
+            if not weights.sum() > 0:
+                raise ValueError("sample_weight: the samples left for training (before "
+                                 "validation_split's) have zero total weight")
+        n = at
+    elif validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("validation_data: expected a pair (X_val, y_val), got "
                              f"{type(validation_data).__name__}")
         Xv, Yv = net._inputs(*validation_data, names=("validation_data[0] (X_val)",
                                                       "validation_data[1] (y_val)"))
-    rng_state = as_rng(seed).integers(0, 2 ** 64, size=4, dtype=np.uint64, endpoint=False)
-    if not rng_state.any():
-        rng_state[0] = 1
+    batch = min(batch_size, n)
+    steps_per_epoch = -(-n // batch)
+    names = ["loss"] + (["val_loss"] if Xv.shape[0] else [])
+    if accuracy:
+        names += ["accuracy"] + (["val_accuracy"] if Xv.shape[0] else [])
+    names.append("lr")
+    for cb in callbacks:
+        if hasattr(cb, "set_model"):
+            cb.set_model(net)
+    for cb in callbacks:                 # may refuse (a monitor that no epoch will log)
+        if hasattr(cb, "on_train_begin"):
+            cb.on_train_begin({"metrics": list(names)})
+    if schedule is not None:
+        schedule._begin(float(opt_args["lr"]), n, steps_per_epoch, epochs)  # may refuse
     with net._lock:       # the network's buffers and parameters: one compiled call at a time
-        return _train(net, Xc, Y, Xv, Yv, batch, epochs, shuffle, rng_state, optimizer,
-                      opt_args, progress)
+        if seed is not None:
+            net._stream[...] = stream
+        run = _Run(net, Xc, Y, Xv, Yv, batch, shuffle, optimizer, opt_args, weights, accuracy,
+                   clip_norm, clip_value, schedule, callbacks, progress, epochs)
+        try:
+            return run.epochs(epochs)
+        finally:
+            for cb in callbacks:
+                if hasattr(cb, "on_train_end"):
+                    cb.on_train_end(run.history.logs(-1) if run.history.loss else {})
 
 
-# epochs a compiled call runs at most (bounds the per-epoch loss buffers)
+# epochs a compiled call runs at most (bounds the per-epoch buffers)
 MAX_EPOCHS_A_CALL = 1 << 16
+# steps' learning rates handed to one compiled call at most, for a per-step schedule
+MAX_RATES_A_CALL = 1 << 20
 # A compiled call holds no GIL and cannot see Ctrl-C: a long fit runs as calls of about
 # CALL_SECONDS each, so that KeyboardInterrupt comes between two of them (the parameters then
 # hold the last completed epoch). The first call runs about FIRST_CALL_WORK parameter-samples
@@ -90,67 +242,154 @@ CALL_SECONDS = 0.25
 FIRST_CALL_WORK = 1 << 25
 
 
-def _train(net, Xc, Y, Xv, Yv, batch, epochs, shuffle, rng_state, optimizer, opt_args,
-           progress):
-    n = Xc.shape[0]
-    ws, grad, gather = net._train_buffers(batch)   # first: a MemoryError leaves opt unbound
-    state = optimizer._bind(net)
-    job = _core.TrainJob(net._spec, optimizer._spec(opt_args), net.params, Xc, Y, Xv, Yv,
-                         state=state, ws=ws, cap=net._cap, grad=grad, gather=gather,
-                         batch=batch, shuffle=bool(shuffle), rng=rng_state,
-                         max_epochs=max(min(epochs, MAX_EPOCHS_A_CALL), 1))
-    epoch_loss, val_loss = job.epoch_loss, job.val_loss
-    history = History()
+class _Run:
+    """One fit's training after its checks: the compiled job, and the Python work between
+    calls (progress, callbacks, schedules)."""
 
-    # With progress, calls run chunks of epochs, doubled while a chunk takes under 0.1 s, so
-    # printing stays a few lines a second. Without it, chunks aim at CALL_SECONDS a call.
-    # The epochs are the same whatever the chunks (the shuffling generator's state carries
-    # over from call to call): the results do not depend on them.
-    rows = n + Xv.shape[0]         # an epoch's training and validation samples
-    chunk = 1 if progress else max(1, min(FIRST_CALL_WORK // (rows * (net.n_params + 64)),
-                                          epoch_loss.shape[0]))
-    done = 0
-    start = time.perf_counter()
-    while done < epochs:
-        k = min(chunk, epochs - done, MAX_EPOCHS_A_CALL)
-        t0 = time.perf_counter()
-        ran = _run_epochs(job, k)
-        completed = ran if ran >= 0 else -ran - 1
-        history.loss.extend(epoch_loss[:completed].tolist())
-        if Xv.shape[0]:
-            history.val_loss.extend(val_loss[:completed].tolist())
-        done += completed
-        history.seconds = time.perf_counter() - start
-        history.samples = done * n
-        if ran < 0:
-            if progress:
-                print(file=sys.stdout)
-            raise TrainingDivergedError(
-                f"training diverged in epoch {done + 1}: the loss or gradient became "
-                f"non-finite (NaN or infinity); stopped before that update, so the parameters "
-                f"hold their last finite values. Lower the learning rate.", history)
-        elapsed = time.perf_counter() - t0
-        if progress:
-            _print_progress(history, epochs)
-            if elapsed < 0.1:
-                chunk *= 2
-        elif completed:
-            chunk = int(min(max(1.0, completed * CALL_SECONDS / max(elapsed, 1e-9)),
-                            8 * chunk, MAX_EPOCHS_A_CALL))
-    if progress and epochs:
+    def __init__(self, net, Xc, Y, Xv, Yv, batch, shuffle, optimizer, opt_args, weights,
+                 accuracy, clip_norm, clip_value, schedule, callbacks, progress, epochs):
+        self.n, self.n_val = Xc.shape[0], Xv.shape[0]
+        ws, grad, gather = net._train_buffers(batch)   # first: a MemoryError leaves opt unbound
+        state = optimizer._bind(net)
+        self.per_step = schedule is not None and schedule.per_step
+        self.job = _core.TrainJob(
+            net._spec, optimizer._spec(opt_args), net.params, Xc, Y, Xv, Yv, state=state,
+            ws=ws, cap=net._cap, grad=grad, gather=gather, batch=batch, shuffle=bool(shuffle),
+            rng=net._stream, max_epochs=max(min(epochs, MAX_EPOCHS_A_CALL), 1), clip_norm=clip_norm,
+            clip_value=clip_value, sample_weight=weights, accuracy=accuracy,
+            lr_per_step=self.per_step)
+        self.base_lr = float(opt_args["lr"])
+        self.net, self.schedule, self.callbacks = net, schedule, callbacks
+        self.accuracy = accuracy
+        self.history = History()
+        self.cost = (self.n + self.n_val) * (net.n_params + 64)   # an epoch's work, roughly
+        # Python between every epoch: callbacks, a schedule that watches the loss, progress
+        self.each_epoch = bool(callbacks) or progress or (
+            schedule is not None and schedule.needs_metric)
+        self.show_progress, self.progress = progress, None
+
+    def rates(self, k):
+        """The learning rates of the next k epochs (per step: of their steps), or None."""
+        s = self.schedule
+        if s is None:
+            return None
+        if s.needs_metric:
+            return np.full(k, float(s._current()))
+        return np.ascontiguousarray(s._lrs(k * self.job.steps_per_epoch if self.per_step
+                                           else k), dtype=np.float64)
+
+    def epochs(self, epochs):
+        h, job = self.history, self.job
+        if self.show_progress:
+            self.progress = _progress(epochs, self.n)
+        max_epochs = job.epoch_loss.shape[0]
+        chunk = 1 if self.each_epoch else max(1, min(FIRST_CALL_WORK // self.cost, max_epochs))
+        if self.per_step:
+            chunk = min(chunk, max(1, MAX_RATES_A_CALL // job.steps_per_epoch))
+        done, stop = 0, False
+        start = time.perf_counter()
+        try:
+            while done < epochs and not stop:
+                k = min(chunk, epochs - done, max_epochs)
+                lr = self.rates(k)
+                t0 = time.perf_counter()
+                ran = _run_epochs(job, k, lr)
+                completed = ran if ran >= 0 else -ran - 1
+                self.record(completed, lr)
+                done += completed
+                h.seconds = time.perf_counter() - start
+                h.samples = done * self.n
+                if ran < 0:
+                    raise TrainingDivergedError(
+                        f"training diverged in epoch {done + 1}: the loss or gradient became "
+                        f"non-finite (NaN or infinity); stopped before that update, so the "
+                        f"parameters hold their last finite values. Lower the learning rate.",
+                        h)
+                if self.each_epoch:
+                    stop = self.between_epochs(done - 1, epochs)
+                else:
+                    elapsed = time.perf_counter() - t0
+                    chunk = int(min(max(1.0, completed * CALL_SECONDS / max(elapsed, 1e-9)),
+                                    8 * chunk, max_epochs))
+                    if self.per_step:
+                        chunk = min(chunk, max(1, MAX_RATES_A_CALL // job.steps_per_epoch))
+            if stop:
+                h.stopped_epoch = done - 1
+        finally:
+            if self.progress is not None:
+                self.progress.close()
+        for cb in self.callbacks:
+            best = getattr(cb, "best_epoch", None)
+            if _is_early_stopping(cb) and isinstance(best, numbers.Integral):
+                h.best_epoch = int(best)
+        return h
+
+    def record(self, completed, lr):
+        h, job = self.history, self.job
+        h.loss.extend(job.epoch_loss[:completed].tolist())
+        if self.n_val:
+            h.val_loss.extend(job.val_loss[:completed].tolist())
+        if self.accuracy:
+            h.accuracy.extend(job.epoch_acc[:completed].tolist())
+            if self.n_val:
+                h.val_accuracy.extend(job.val_acc[:completed].tolist())
+        if lr is None:
+            h.lr.extend([self.base_lr] * completed)
+        elif self.per_step:
+            h.lr.extend(lr[:completed * job.steps_per_epoch].tolist())
+        else:
+            h.lr.extend(lr[:completed].tolist())
+
+    def between_epochs(self, e, epochs):
+        """After epoch e (0-based in this fit): the schedule's feedback, progress, callbacks.
+        True when training must stop."""
+        h = self.history
+        logs = h.logs(e)
+        logs["lr"] = h.lr[-1]
+        stop = False
+        s = self.schedule
+        if s is not None and s.needs_metric:
+            stop = bool(s._observe(logs["val_loss"] if self.n_val else logs["loss"]))
+        if self.progress is not None:
+            self.progress.update(e, dict(logs), h.samples_per_second)
+        for cb in self.callbacks:
+            if cb.on_epoch_end(e, dict(logs)):
+                stop = True
+        return stop
+
+
+def _is_early_stopping(cb):
+    try:
+        from fastprop.callbacks import EarlyStopping
+    except ImportError:
+        return False
+    return isinstance(cb, EarlyStopping)
+
+
+def _progress(epochs, samples):
+    """The progress display (fastprop.progress: a tqdm bar when tqdm is installed)."""
+    try:
+        from fastprop.progress import Progress
+    except ImportError:
+        return _Line(epochs)
+    return Progress(epochs, samples, stream=sys.stdout)
+
+
+class _Line:
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def update(self, e, logs, rate):
+        line = f"\repoch {e + 1:>{len(str(self.epochs))}}/{self.epochs}  loss {logs['loss']:.6g}"
+        if "val_loss" in logs:
+            line += f"  val_loss {logs['val_loss']:.6g}"
+        line += f"  {rate:,.0f} samples/s"
+        print(line.ljust(72), end="", file=sys.stdout, flush=True)
+
+    def close(self):
         print(file=sys.stdout, flush=True)
-    return history
 
 
-def _run_epochs(job, k):
+def _run_epochs(job, k, lr=None):
     """k epochs in one compiled call (a function of its own, so tests can watch the calls)."""
-    return job.run(k)
-
-
-def _print_progress(history, epochs):
-    line = (f"\repoch {history.epochs:>{len(str(epochs))}}/{epochs}  "
-            f"loss {history.loss[-1]:.6g}")
-    if history.val_loss:
-        line += f"  val_loss {history.val_loss[-1]:.6g}"
-    line += f"  {history.samples_per_second:,.0f} samples/s"
-    print(line.ljust(72), end="", file=sys.stdout, flush=True)
+    return job.run(k, lr)

@@ -353,7 +353,7 @@ def test_a_fit_split_into_many_compiled_calls_gives_the_same_bits(monkeypatch, b
     monkeypatch.setattr(training, "FIRST_CALL_WORK", 1)
     monkeypatch.setattr(training, "CALL_SECONDS", 1e-9)
     monkeypatch.setattr(training, "_run_epochs",
-                        lambda job, k: calls.append(k) or real_run(job, k))
+                        lambda job, k, lr=None: calls.append(k) or real_run(job, k, lr))
     split, hist_split = run()
     assert len(calls) == 40 and set(calls) == {1}       # one epoch a call
     assert split.tobytes() == whole.tobytes()
@@ -414,7 +414,7 @@ def test_the_first_compiled_call_counts_validation_rows_in_its_size(monkeypatch)
     calls = []
     real_run = training._run_epochs
     monkeypatch.setattr(training, "_run_epochs",
-                        lambda job, k: calls.append(k) or real_run(job, k))
+                        lambda job, k, lr=None: calls.append(k) or real_run(job, k, lr))
     net.fit(X, y, epochs=20000, validation_data=(Xv, yv))
     assert calls[0] == training.FIRST_CALL_WORK // (4001 * (net.n_params + 64))
     assert sum(calls) == 20000

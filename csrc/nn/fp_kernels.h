@@ -121,6 +121,26 @@ void fp_s_net_numerical_gradient(const fp_net *net, float *params, int64_t n, co
                                  const float *Y, float *ws, int64_t cap, int scheme, double eps,
                                  const int64_t *idx, int64_t k, float *out);
 
+/* What the training loop does beyond plain steps; a zeroed struct (or NULL) is the plain
+ * loop. */
+typedef struct {
+    /* NULL: opt->lr throughout. Else the learning rate of each epoch of the call (lr[e]), or
+     * with lr_per_step of each optimizer step of the call (lr[step], steps counted from 0). */
+    const double *lr;
+    int lr_per_step;
+    /* > 0: each step's gradient scaled as torch.nn.utils.clip_grad_norm_(max_norm=clip_norm),
+     * then (> 0) clamped to [-clip_value, clip_value] as clip_grad_value_. */
+    double clip_norm, clip_value;
+    /* NULL, or n weights (finite, >= 0): each batch's loss is the weighted mean of its samples'
+     * losses (scikit-learn's MLP; a batch of zero total weight has loss and gradient 0);
+     * weight_gather holds `batch` entries. */
+    const double *sample_weight;
+    double *weight_gather;
+    /* Non-NULL: epoch_acc[e] = the accuracy of the outputs seen during epoch e (weighted
+     * like the loss), and val_acc[e] on the validation data after it (fp_accuracy_count). */
+    double *epoch_acc, *val_acc;
+} fp_train_opts;
+
 /* Mini-batch training for n_epochs epochs over (X, Y) (n rows). Batches of `batch` rows in
  * order perm (refilled and shuffled from rng each epoch when shuffle != 0; perm holds n
  * entries), the last partial batch included. Each step: backprop into grad, then the
@@ -135,12 +155,23 @@ int64_t fp_d_net_train(const fp_net *net, double *params, int64_t n, const doubl
                        int64_t batch, int64_t n_epochs, int shuffle, uint64_t rng[4],
                        int64_t *perm, const fp_optim *opt, double *state, double *ws, int64_t cap,
                        double *grad, double *gather, double *epoch_loss,
-                       int64_t n_val, const double *Xv, const double *Yv, double *val_loss);
+                       int64_t n_val, const double *Xv, const double *Yv, double *val_loss,
+                       const fp_train_opts *tr);
 int64_t fp_s_net_train(const fp_net *net, float *params, int64_t n, const float *X, const float *Y,
                        int64_t batch, int64_t n_epochs, int shuffle, uint64_t rng[4],
                        int64_t *perm, const fp_optim *opt, float *state, float *ws, int64_t cap,
                        float *grad, float *gather, double *epoch_loss,
-                       int64_t n_val, const float *Xv, const float *Yv, double *val_loss);
+                       int64_t n_val, const float *Xv, const float *Yv, double *val_loss,
+                       const fp_train_opts *tr);
+
+/* Mean loss of the network on (X, Y) weighted by w (n weights >= 0): sum_i w_i l_i / sum_i w_i,
+ * l_i the loss of sample i (0 when the weights sum to 0). One forward pass. */
+double fp_d_net_loss_weighted(const fp_net *net, const double *params, int64_t n,
+                              const double *X, const double *Y, const double *w, double *ws,
+                              int64_t cap);
+double fp_s_net_loss_weighted(const fp_net *net, const float *params, int64_t n,
+                              const float *X, const float *Y, const double *w, float *ws,
+                              int64_t cap);
 
 #ifdef __cplusplus
 }
