@@ -1,0 +1,292 @@
+"""Callbacks of `fit`: objects told about training as it goes, which may stop it.
+`Callback` is the base class (no-op methods); `EarlyStopping` and `ModelCheckpoint` follow
+Keras 3's rules. This module holds no training loop: fit (fastprop.training) calls it.
+
+The protocol fit follows, with each callback `cb` of `callbacks=`:
+  1. `cb.set_model(net)` (when present), then `cb.on_train_begin(logs)` (when present), with
+     logs = {"metrics": [the names each epoch's logs will hold]}, e.g. ["loss", "val_loss",
+     "accuracy", "val_accuracy", "lr"]. Both come before any training: a ValueError raised
+     there refuses the fit with nothing changed.
+  2. After each epoch, `cb.on_epoch_end(epoch, logs)`: `epoch` counts from 0 within this fit
+     call, logs maps each of those names to a float. A True return stops training after this
+     epoch (every callback still gets this epoch's call).
+  3. `cb.on_train_end(logs)` (when present) with the last epoch's logs ({} when none ran), also
+     when training stopped early.
+A user's callback may be any object with `on_epoch_end`; the other methods are optional."""
+import math
+import numbers
+import os
+import string
+import warnings
+
+from fastprop.optim import _as_bool
+from fastprop._validation import as_float, as_int
+
+__all__ = ["Callback", "EarlyStopping", "ModelCheckpoint"]
+
+MODES = ("auto", "min", "max")
+
+
+class Callback:
+    """Base class of fit's callbacks: every method does nothing; override those you need.
+    `self.model` is the network being trained (set by `set_model` before training)."""
+
+    model = None
+
+    def set_model(self, net):
+        """Called by fit before on_train_begin with the network it trains."""
+        self.model = net
+
+    def on_train_begin(self, logs=None):
+        """Before the first epoch; logs = {"metrics": names each epoch's logs will hold}.
+        Raise ValueError here to refuse the fit before anything changes."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        """After epoch `epoch` (0-based within this fit call), logs = {name: float}. Return
+        True to stop training."""
+        return False
+
+    def on_train_end(self, logs=None):
+        """After the last epoch (the last epoch's logs, {} when none ran), also after a stop."""
+
+
+# ---- what monitored callbacks share -------------------------------------------------------
+def _check_monitor(monitor):
+    if not isinstance(monitor, str):
+        raise TypeError(f"monitor: expected the name of a logged quantity (a str such as "
+                        f"'val_loss'), got {type(monitor).__name__} {monitor!r}")
+    if not monitor:
+        raise ValueError("monitor: expected the name of a logged quantity such as 'val_loss', "
+                         "got ''")
+    return monitor
+
+
+def _check_mode(mode):
+    if not isinstance(mode, str):
+        raise TypeError(f"mode: expected one of {', '.join(map(repr, MODES))}, got "
+                        f"{type(mode).__name__} {mode!r}")
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {', '.join(map(repr, MODES))}, got {mode!r}")
+    return mode
+
+
+def _direction(monitor, mode):
+    """+1 when larger is better, -1 when smaller is. "auto": larger for an accuracy (a name
+    containing "acc", Keras 2's rule: fastprop's only metric that grows is accuracy), else
+    smaller (losses, lr)."""
+    if mode == "max" or (mode == "auto" and "acc" in monitor):
+        return 1
+    return -1
+
+
+def _is_improvement(value, reference, direction, min_delta):
+    """Keras's test: better than `reference` by more than min_delta (strictly). A reference of
+    None (nothing seen yet) is beaten by anything, NaN included, as in Keras."""
+    if reference is None:
+        return True
+    if direction < 0:
+        return value + min_delta < reference
+    return value - min_delta > reference
+
+
+def _require_metric(owner, monitor, logs):
+    """A ValueError before training when `monitor` is not among the names fit will log (Keras
+    only warns; here a typo would silently never stop or never save)."""
+    metrics = (logs or {}).get("metrics")
+    if metrics is None:     # called by hand, without fit's list: nothing to check against
+        return
+    metrics = list(metrics)
+    if monitor not in metrics:
+        hint = ""
+        if monitor.startswith("val_") and monitor[4:] in metrics:
+            hint = " (val_ names need validation_data)"
+        raise ValueError(f"monitor: {owner} monitors {monitor!r}, which this fit does not log"
+                         f"{hint}; available: {', '.join(map(repr, metrics)) or 'none'}")
+
+
+def _value(owner, monitor, logs):
+    """logs[monitor] as a float, or None (with a warning, as Keras) when it is missing."""
+    value = (logs or {}).get(monitor)
+    if value is None:
+        warnings.warn(f"{owner}: monitor {monitor!r} is not in this epoch's logs (available: "
+                      f"{', '.join(map(repr, logs or {}))}); epoch ignored", RuntimeWarning,
+                      stacklevel=3)
+        return None
+    return float(value)
+
+
+# ---- EarlyStopping ------------------------------------------------------------------------
+class EarlyStopping(Callback):
+    """Stop training when `monitor` has stopped improving, by Keras 3's rules:
+
+    - An epoch improves when its value beats the best so far by more than `min_delta` (lower
+      in mode "min", higher in "max"; "auto" is "max" when the name contains "acc", else
+      "min"). The first monitored epoch always counts as an improvement.
+    - `wait` counts the epochs since the last improvement; training stops after the epoch at
+      which wait >= patience (never after epoch 0). With `baseline`, an improvement resets
+      wait only when it also beats the baseline by more than min_delta, so a run that never
+      beats it stops after `patience` epochs.
+    - Epochs before `start_from_epoch` are not monitored (a warm-up).
+    - `best_epoch` (the best monitored epoch) and `stopped_epoch` (the epoch after which
+      training stopped; 0 when it did not stop) are 0-based, counted within the fit call, as
+      Keras's; `best` is the best value. All are reset at each fit, so one instance can serve
+      several fits.
+    - `restore_best_weights`: a copy of net.params is kept at each improvement and written
+      back (`net.params = best`) at the end of training - whenever some epoch was
+      monitored, whether training stopped early or ran all its epochs (Keras 3 does the
+      same; Keras 2 restored only when it stopped).
+
+    min_delta must be >= 0: Keras takes its absolute value, but a negative min_delta most
+    likely means a misunderstanding, so it is refused. A monitor that fit does not log (say
+    "val_loss" without validation_data) is refused with a ValueError at the start of fit,
+    where Keras only warns."""
+
+    def __init__(self, monitor="val_loss", patience=10, min_delta=0.0,
+                 restore_best_weights=True, mode="auto", baseline=None, start_from_epoch=0):
+        self.monitor = _check_monitor(monitor)
+        self.patience = as_int(patience, "patience", minimum=0)
+        self.min_delta = as_float(min_delta, "min_delta", minimum=0.0)
+        self.restore_best_weights = _as_bool(restore_best_weights, "restore_best_weights")
+        self.mode = _check_mode(mode)
+        if baseline is not None:
+            if isinstance(baseline, bool) or not isinstance(baseline, numbers.Real):
+                raise TypeError(f"baseline: expected None or a real number, got "
+                                f"{type(baseline).__name__} {baseline!r}")
+            baseline = float(baseline)
+            if math.isnan(baseline):
+                raise ValueError("baseline: expected None or a number, got NaN (nothing "
+                                 "would ever beat it)")
+        self.baseline = baseline
+        self.start_from_epoch = as_int(start_from_epoch, "start_from_epoch", minimum=0)
+        self._direction = _direction(self.monitor, self.mode)
+        self._reset()
+
+    def _reset(self):
+        self.wait = 0
+        self.best = None
+        self.best_epoch = 0
+        self.stopped_epoch = 0
+        self.best_weights = None
+
+    def on_train_begin(self, logs=None):
+        """Checks that fit logs `monitor`, and starts afresh (one instance, several fits)."""
+        _require_metric("EarlyStopping", self.monitor, logs)
+        self._reset()
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Keras's step: returns True when patience has run out."""
+        current = _value("EarlyStopping", self.monitor, logs)
+        if current is None or epoch < self.start_from_epoch:
+            return False
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = self.model.params.copy()
+            self.best_epoch = epoch
+        self.wait += 1
+        if _is_improvement(current, self.best, self._direction, self.min_delta):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.params.copy()
+            if self.baseline is None or _is_improvement(current, self.baseline,
+                                                        self._direction, self.min_delta):
+                self.wait = 0
+            return False
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            return True
+        return False
+
+    def on_train_end(self, logs=None):
+        """Writes the best epoch's parameters back when restore_best_weights."""
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.params = self.best_weights
+
+    def __repr__(self):
+        return (f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience}, "
+                f"min_delta={self.min_delta}, restore_best_weights={self.restore_best_weights}, "
+                f"mode={self.mode!r}, baseline={self.baseline}, "
+                f"start_from_epoch={self.start_from_epoch})")
+
+
+# ---- ModelCheckpoint ----------------------------------------------------------------------
+def _check_path(path):
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__} "
+                        f"{path!r}") from None
+    path = os.fsdecode(path)
+    if not path:
+        raise ValueError("path: expected a file name (it may hold fields such as {epoch:03d} "
+                         "or {val_loss:.4f}), got ''")
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(path) if f is not None]
+    except ValueError as exc:
+        raise ValueError(f"path: {path!r} is not a valid format string ({exc}); write a "
+                         f"literal brace as {{{{ or }}}}") from None
+    if any(f == "" or f[0].isdigit() for f in fields):
+        raise ValueError(f"path: {path!r} holds a positional field ({{}}); name it, e.g. "
+                         f"{{epoch}} or {{val_loss:.4f}}")
+    return path
+
+
+class ModelCheckpoint(Callback):
+    """Save the network after each epoch, `net.save(path.format(epoch=epoch + 1, **logs))`
+    (Keras's file names: `path` may hold fields such as "{epoch:03d}" (1-based) or
+    "{val_loss:.4f}"; a path without fields is overwritten each time). A missing directory
+    is created, as Keras does. `net.save` is atomic: a crash leaves the previous file whole.
+
+    save_best_only: save only when `monitor` improves on the best value seen (Keras's rule:
+    strictly lower in mode "min", higher in "max", "auto" is "max" for names containing
+    "acc"; no min_delta; the first epoch always saves). As in Keras, the best value carries
+    over from one fit to the next, so a later fit overwrites only with a better model.
+
+    Checked when fit starts, before any training: `monitor` among the logged names (when
+    save_best_only) and every field of `path` among them or "epoch"."""
+
+    def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto"):
+        self.path = _check_path(path)
+        self.monitor = _check_monitor(monitor)
+        self.save_best_only = _as_bool(save_best_only, "save_best_only")
+        self.mode = _check_mode(mode)
+        self._direction = _direction(self.monitor, self.mode)
+        self.best = None
+
+    def on_train_begin(self, logs=None):
+        """Checks `monitor` and the fields of `path` against the names fit will log."""
+        if self.save_best_only:
+            _require_metric("ModelCheckpoint", self.monitor, logs)
+        metrics = (logs or {}).get("metrics")
+        if metrics is not None:
+            trial = {name: 0.0 for name in metrics}
+            trial["epoch"] = 1
+            try:
+                self.path.format(**trial)
+            except KeyError as exc:
+                raise ValueError(f"path: {self.path!r} names the field {exc.args[0]!r}, which "
+                                 f"this fit does not log; available: "
+                                 f"{', '.join(map(repr, trial))}") from None
+            except (ValueError, TypeError, IndexError, AttributeError) as exc:
+                raise ValueError(f"path: {self.path!r} cannot be formatted with the logged "
+                                 f"values ({exc}); the values are floats and epoch an "
+                                 f"int") from None
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Saves (or, with save_best_only, saves when `monitor` improved); never stops."""
+        logs = dict(logs or {})
+        path = self.path.format(epoch=epoch + 1, **logs)
+        if self.save_best_only:
+            current = _value("ModelCheckpoint", self.monitor, logs)
+            if current is not None:     # Keras saves when the value is missing
+                if not _is_improvement(current, self.best, self._direction, 0.0):
+                    return False
+                self.best = current
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        self.model.save(path)
+        return False
+
+    def __repr__(self):
+        return (f"ModelCheckpoint({self.path!r}, monitor={self.monitor!r}, "
+                f"save_best_only={self.save_best_only}, mode={self.mode!r})")
