@@ -63,7 +63,9 @@ class Progress:
                             f"{type(self.stream).__name__}")
         self.live = _is_live(self.stream)
         self._bar = None
-        tqdm = _tqdm_class() if self.live else None
+        # no bar for a fit of no epochs: it would print an empty one, where the line prints
+        # nothing
+        tqdm = _tqdm_class() if self.live and self.epochs else None
         if tqdm is not None:
             self._bar = tqdm(total=self.epochs, file=self.stream, unit="epoch",
                              dynamic_ncols=True, leave=True)

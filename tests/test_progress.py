@@ -209,3 +209,10 @@ def test_a_jupyter_stream_counts_as_live(no_tqdm, clock):
     with Progress(1, 1, stream=out) as p:
         p.update(0, {"loss": 1.0}, 1.0)
     assert out.getvalue().startswith("\repoch 1/1")
+
+
+def test_tqdm_prints_nothing_for_no_epochs(clock):
+    pytest.importorskip("tqdm")
+    out = FakeStream(tty=True)
+    Progress(0, 100, stream=out).close()
+    assert out.getvalue() == ""
