@@ -31,15 +31,19 @@ def _epochs(values):
     return list(range(1, len(values) + 1))
 
 
+def _lr_epochs(lr, epochs):
+    """The x of each lr: its epoch (1-based), or with a per-step schedule (k rates an epoch)
+    the fraction of the epoch done after the step, so that an epoch's last step sits at it."""
+    if epochs and len(lr) > epochs and len(lr) % epochs == 0:
+        steps = len(lr) // epochs
+        return [(i + 1) / steps for i in range(len(lr))]
+    return _epochs(lr)
+
+
 def _best_epoch(history):
-    """The 0-based best epoch worth marking, or None: set by EarlyStopping, and either
-    training stopped early or the best was not the first epoch (a History without early
-    stopping may hold 0 in both)."""
+    """EarlyStopping's best epoch (0-based), or None: History.best_epoch is None without it."""
     best = getattr(history, "best_epoch", None)
-    stopped = getattr(history, "stopped_epoch", None)
-    if not isinstance(best, numbers.Integral) or isinstance(best, bool):
-        return None
-    if best > 0 or (isinstance(stopped, numbers.Integral) and stopped > 0):
+    if isinstance(best, numbers.Integral) and not isinstance(best, bool):
         return int(best)
     return None
 
@@ -47,8 +51,8 @@ def _best_epoch(history):
 def plot_history(history, ax=None):
     """A matplotlib Figure of a fit's History, against the epoch (1-based):
     the loss (and val_loss); when recorded, accuracy (and val_accuracy) on a second axes;
-    the learning rate on a log axes when it varies; a dotted line at the best epoch when
-    early stopping recorded one.
+    the learning rate on a log axes when it varies (a per-step schedule's at fractions of an
+    epoch); a dotted line at EarlyStopping's best epoch.
 
     ax=None draws a new figure with one row per panel (loss, accuracy, lr) sharing the epoch
     axis. Given a matplotlib Axes, the loss goes on it and accuracy and lr on twin axes to
@@ -96,7 +100,8 @@ def plot_history(history, ax=None):
                             color="C2" if name == "accuracy" else "C3")
         acc_ax.set_ylabel("accuracy")
     if lr_ax is not None:
-        lr_ax.plot(_epochs(series["lr"]), series["lr"], "-", label="lr", color="C4")
+        lr_ax.plot(_lr_epochs(series["lr"], len(series["loss"])), series["lr"], "-", label="lr",
+                   color="C4")
         if min(series["lr"]) > 0:
             lr_ax.set_yscale("log")
         lr_ax.set_ylabel("learning rate")

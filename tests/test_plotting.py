@@ -16,8 +16,9 @@ from fastprop.plotting import plot_history  # noqa: E402
 
 
 def history(**fields):
-    base = dict(loss=[], val_loss=[], accuracy=[], val_accuracy=[], lr=[], best_epoch=0,
-                stopped_epoch=0)
+    # fastprop.History's fields and their values without early stopping
+    base = dict(loss=[], val_loss=[], accuracy=[], val_accuracy=[], lr=[], best_epoch=None,
+                stopped_epoch=None)
     base.update(fields)
     return SimpleNamespace(**base)
 
@@ -82,6 +83,15 @@ def test_varying_lr_on_a_log_axes_constant_lr_not_drawn():
                                                                  "learning rate"]
 
 
+def test_per_step_lr_at_fractions_of_an_epoch():
+    # 2 epochs of 4 steps: step j of epoch e at e - 1 + (j + 1) / 4
+    lr = [0.8, 0.4, 0.2, 0.1, 0.05, 0.025, 0.0125, 0.00625]
+    fig = plot_history(history(loss=[1.0, 0.5], lr=lr))
+    line = lines_by_label(fig.axes[1])["lr"]
+    assert np.array_equal(line.get_xdata(), [0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2])
+    assert np.array_equal(line.get_ydata(), lr)
+
+
 def test_lr_reaching_zero_stays_linear():
     fig = plot_history(history(loss=[1.0, 0.5], lr=[0.1, 0.0]))
     assert fig.axes[1].get_yscale() == "linear"
@@ -93,11 +103,12 @@ def test_best_epoch_marked_after_early_stopping():
     (ax,) = plot_history(h).axes
     marker = lines_by_label(ax)["best epoch 2"]
     assert list(marker.get_xdata()) == [2, 2]
-    # a History without early stopping (0 and 0, or None) gets no marker
-    for fields in (dict(best_epoch=0, stopped_epoch=0), dict(best_epoch=None,
-                                                            stopped_epoch=None)):
-        (ax,) = plot_history(history(loss=[1.0, 0.5], **fields)).axes
-        assert set(lines_by_label(ax)) == {"loss"}
+    # the best epoch may be the first, and training may have run to the end
+    (ax,) = plot_history(history(loss=[1.0, 2.0], best_epoch=0, stopped_epoch=None)).axes
+    assert list(lines_by_label(ax)["best epoch 1"].get_xdata()) == [1, 1]
+    # a History without early stopping (best_epoch None) gets no marker
+    (ax,) = plot_history(history(loss=[1.0, 0.5])).axes
+    assert set(lines_by_label(ax)) == {"loss"}
 
 
 def test_on_a_given_axes_twins_and_its_figure():
