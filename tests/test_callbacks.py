@@ -419,3 +419,55 @@ def test_model_checkpoint_accepts_path_like_and_keeps_a_str():
                                                                                    "{epoch}.npz")
     assert ModelCheckpoint(b"m.npz").path == "m.npz"
     assert ModelCheckpoint("lit{{eral}}.npz").path == "lit{{eral}}.npz"
+
+
+# ---- through fit, end to end ------------------------------------------------------------------
+def _regression_task():
+    """Training targets 2 s(x), validation targets s(x): from a small start, fitting the
+    first passes the second on its way, so val_loss falls, then rises: early stopping has a
+    best epoch in the middle."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(64, 2))
+    s = np.sin(X[:, 0]) + 0.5 * X[:, 1]
+    Xv = rng.uniform(-1, 1, size=(32, 2))
+    sv = np.sin(Xv[:, 0]) + 0.5 * Xv[:, 1]
+    return X, 2 * s, (Xv, sv)
+
+
+def _fit(epochs, callbacks=None):
+    net = fp.mlp([2, 8, 1], hidden="tanh", seed=1)
+    net.params = net.params * 0.1
+    X, y, val = _regression_task()
+    hist = net.fit(X, y, epochs=epochs, batch_size=8, optimizer=fp.SGD(lr=0.05), seed=3,
+                   validation_data=val, callbacks=callbacks)
+    return net, hist
+
+
+def test_fit_with_early_stopping_stops_and_restores_the_best_epoch():
+    es = EarlyStopping(patience=2)
+    net, hist = _fit(200, [es])
+    ran, best, stopped, restored = keras_early_stopping(hist.val_loss, patience=2)
+    assert 3 < ran < 200, "the task is built so that val_loss turns up after a while"
+    assert best > 0 and hist.epochs == ran
+    assert (hist.best_epoch, hist.stopped_epoch) == (best, stopped)
+    assert (es.best_epoch, es.stopped_epoch, es.best) == (best, stopped, hist.val_loss[best])
+    # replay: the same fit run for best + 1 epochs ends with the parameters restored
+    replay, replay_hist = _fit(best + 1)
+    assert replay_hist.val_loss == hist.val_loss[:best + 1]
+    assert np.array_equal(net.params, replay.params)
+
+
+def test_fit_refuses_an_unlogged_monitor_before_training():
+    net = fp.mlp([2, 8, 1], hidden="tanh", seed=1)
+    before = net.params.copy()
+    X, y, _ = _regression_task()
+    with pytest.raises(ValueError, match="monitor.*'val_loss'"):
+        net.fit(X, y, epochs=3, callbacks=[EarlyStopping()])      # no validation data
+    assert np.array_equal(net.params, before)
+
+
+def test_fit_with_model_checkpoint_saves_the_best_epoch(tmp_path):
+    path = tmp_path / "best.npz"
+    es = EarlyStopping(patience=2)
+    net, hist = _fit(200, [ModelCheckpoint(path, save_best_only=True), es])
+    assert np.array_equal(fp.load(path).params, net.params)   # both: the best epoch's
