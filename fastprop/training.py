@@ -8,7 +8,6 @@ in advance (StepLR, OneCycleLR, ...) is handed to the compiled loop as its rates
 Shuffling continues a stream that each network owns (`seed=None`, the default): k calls of
 fit(epochs=1) give the same bits as one fit(epochs=k); fit(seed=s) restarts it from s."""
 import numbers
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -221,12 +220,16 @@ def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=No
             net._stream[...] = stream
         run = _Run(net, Xc, Y, Xv, Yv, batch, shuffle, optimizer, opt_args, weights, accuracy,
                    clip_norm, clip_value, schedule, callbacks, progress, epochs)
-        try:
-            return run.epochs(epochs)
-        finally:
-            for cb in callbacks:
-                if hasattr(cb, "on_train_end"):
-                    cb.on_train_end(run.history.logs(-1) if run.history.loss else {})
+        history = run.epochs(epochs)
+        # as Keras: after training that ended normally (EarlyStopping then restores its best
+        # parameters), not after a TrainingDivergedError or Ctrl-C
+        logs = history.logs(-1) if history.loss else {}
+        if history.loss:
+            logs["lr"] = history.lr[-1]
+        for cb in callbacks:
+            if hasattr(cb, "on_train_end"):
+                cb.on_train_end(logs)
+        return history
 
 
 # epochs a compiled call runs at most (bounds the per-epoch buffers)
@@ -367,27 +370,10 @@ def _is_early_stopping(cb):
 
 
 def _progress(epochs, samples):
-    """The progress display (fastprop.progress: a tqdm bar when tqdm is installed)."""
-    try:
-        from fastprop.progress import Progress
-    except ImportError:
-        return _Line(epochs)
-    return Progress(epochs, samples, stream=sys.stdout)
-
-
-class _Line:
-    def __init__(self, epochs):
-        self.epochs = epochs
-
-    def update(self, e, logs, rate):
-        line = f"\repoch {e + 1:>{len(str(self.epochs))}}/{self.epochs}  loss {logs['loss']:.6g}"
-        if "val_loss" in logs:
-            line += f"  val_loss {logs['val_loss']:.6g}"
-        line += f"  {rate:,.0f} samples/s"
-        print(line.ljust(72), end="", file=sys.stdout, flush=True)
-
-    def close(self):
-        print(file=sys.stdout, flush=True)
+    """The progress display (fastprop.progress: a tqdm bar on a terminal when tqdm is
+    installed, else a line)."""
+    from fastprop.progress import Progress
+    return Progress(epochs, samples)
 
 
 def _run_epochs(job, k, lr=None):

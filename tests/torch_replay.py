@@ -21,11 +21,15 @@ def per_sample_losses(torch, twin, X, y):
 
 
 def replay(torch, net, X, y, epochs, batch_size, make_opt, clip_norm=None, clip_value=None,
-           sample_weight=None, lrs=None, per_step=False):
+           sample_weight=None, lrs=None, per_step=False, make_scheduler=None):
     """Trains a torch twin of `net` (taken before fit) as fit(shuffle=False) would; lrs: the
-    learning rate of each epoch (or step). Returns the flat parameters and epoch losses."""
+    learning rate of each epoch (or step); make_scheduler(opt): a torch.optim.lr_scheduler
+    stepped after each epoch (or each step with per_step; ReduceLROnPlateau with the epoch's
+    loss). Returns the flat parameters and epoch losses."""
     twin = TorchTwin(torch, net)
     opt = make_opt(twin.parameters())
+    sched = make_scheduler(opt) if make_scheduler is not None else None
+    plateau = isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)
     n = X.shape[0]
     losses, step = [], 0
     for e in range(epochs):
@@ -54,5 +58,9 @@ def replay(torch, net, X, y, epochs, batch_size, make_opt, clip_norm=None, clip_
             opt.step()
             total += float(loss.detach()) * xb.shape[0]
             step += 1
+            if sched is not None and per_step:
+                sched.step()
         losses.append(total / n)
+        if sched is not None and not per_step:
+            sched.step(losses[-1]) if plateau else sched.step()
     return twin.flat(), losses
