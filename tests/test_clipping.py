@@ -83,12 +83,15 @@ import fastprop as fp
 rng = np.random.default_rng(4)
 X, y = rng.normal(size=(300, 2)) * 4, rng.uniform(size=(300, 1))
 out = []
-for opt in (fp.SGD(lr=0.5, momentum=0.9), fp.Adam(lr=0.05)):
-    for clip in (dict(clip_norm=0.02), dict(clip_value=0.003), dict(clip_norm=0.1, clip_value=0.01)):
-        net = fp.Network([fp.Dense(2, 3, "sigmoid"), fp.Dense(3, 1, "sigmoid")], seed=2)
-        h = net.fit(X, y, epochs=3, batch_size=1, optimizer=type(opt)(**{"lr": opt._args()["lr"]}),
-                    **clip)
-        out += [net.params, np.array(h.loss)]
+for dtype, hidden in (("float64", 3), ("float32", 12)):
+    for opt in (fp.SGD(lr=0.5, momentum=0.9), fp.Adam(lr=0.05)):
+        for clip in (dict(clip_norm=0.02), dict(clip_value=0.003),
+                     dict(clip_norm=0.1, clip_value=0.01)):
+            net = fp.Network([fp.Dense(2, hidden, "sigmoid"), fp.Dense(hidden, 1, "sigmoid")],
+                             dtype=dtype, seed=2)
+            h = net.fit(X, y, epochs=3, batch_size=1,
+                        optimizer=type(opt)(**{"lr": opt._args()["lr"]}), **clip)
+            out += [net.params.astype(np.float64), np.array(h.loss)]
 np.save(sys.argv[1], np.concatenate(out))
 print(fp.simd_path())
 """
