@@ -1,5 +1,5 @@
 # _csrc.pxd: the C declarations of csrc/ (floor 1) that the bindings call. Declarations only.
-from libc.stdint cimport int64_t, int32_t, uint64_t
+from libc.stdint cimport int64_t, int32_t, uint8_t, uint64_t
 
 cdef extern from "fp_gemm.h" nogil:
     ctypedef Py_ssize_t fp_idx
@@ -41,6 +41,7 @@ cdef extern from "fp_kernels.h" nogil:
         const int64_t *sizes
         const int32_t *acts
         int loss
+        const uint8_t *bias
 
     ctypedef struct fp_optim:
         int kind

@@ -2,15 +2,15 @@
 # differences, optimizer steps, training), over typed memoryviews; part of fastprop._core.
 #
 # Design:
-# - A network is described by a NetSpec (sizes, activation codes, loss code), checked once
-#   when it is made; an optimizer's kind and hyper-parameters by an OptimSpec. Parameters are
-#   one flat buffer in the layout of fp_kernels.h.
+# - A network is described by a NetSpec (sizes, activation codes, loss code, bias flags),
+#   checked once when it is made; an optimizer's kind and hyper-parameters by an OptimSpec.
+#   Parameters are one flat buffer in the layout of fp_kernels.h.
 # - One fused type (`floating`) across all arrays of a call: a float and a double path.
 # - Every shape is checked here, once per call, before C touches memory: a wrong size raises
 #   ValueError naming the argument and both numbers. Then the C call runs without the GIL.
 # - Nothing here allocates arrays: the caller (floor 3) owns workspaces and outputs.
 from cython cimport floating
-from libc.stdint cimport int64_t, int32_t, uint64_t
+from libc.stdint cimport int64_t, int32_t, uint8_t, uint64_t
 from libc.string cimport memcpy
 from libc.math cimport INFINITY
 
@@ -27,7 +27,8 @@ cdef double MAX_ELEMENTS_D = 72057594037927936.0
 MAX_ELEMENTS = 1 << 56
 
 
-cdef fp_net _describe(const int64_t[::1] sizes, const int32_t[::1] acts, int loss) except *:
+cdef fp_net _describe(const int64_t[::1] sizes, const int32_t[::1] acts, int loss,
+                      const uint8_t[::1] bias) except *:
     cdef fp_net net
     cdef Py_ssize_t L = acts.shape[0], l
     if L < 1 or L > FP_MAX_LAYERS:
@@ -35,6 +36,11 @@ cdef fp_net _describe(const int64_t[::1] sizes, const int32_t[::1] acts, int los
     if sizes.shape[0] != L + 1:
         raise ValueError(f"sizes: expected {L + 1} entries (one more than acts), "
                          f"got {sizes.shape[0]}")
+    if bias.shape[0] != L:
+        raise ValueError(f"bias: expected {L} flags (one a layer), got {bias.shape[0]}")
+    for l in range(L):
+        if bias[l] > 1:
+            raise ValueError(f"bias: expected flags 0 or 1, got {bias[l]} at layer {l}")
     cdef double total = 0
     for l in range(L + 1):
         if sizes[l] < 1:
@@ -43,7 +49,7 @@ cdef fp_net _describe(const int64_t[::1] sizes, const int32_t[::1] acts, int los
             raise ValueError(f"sizes: expected layer widths <= {MAX_ELEMENTS:,}, got "
                              f"{sizes[l]:,} at {l}")
     for l in range(L):
-        total += (<double>sizes[l] + 1) * <double>sizes[l + 1]
+        total += (<double>sizes[l] + bias[l]) * <double>sizes[l + 1]
     if total > MAX_ELEMENTS_D:
         raise ValueError(f"sizes: expected at most {MAX_ELEMENTS:,} parameters in all, got "
                          f"about {total:.4g}")
@@ -56,31 +62,46 @@ cdef fp_net _describe(const int64_t[::1] sizes, const int32_t[::1] acts, int los
     net.sizes = &sizes[0]
     net.acts = &acts[0]
     net.loss = loss
+    net.bias = &bias[0]
     return net
 
 
 cdef class NetSpec:
     """A network's shape for the compiled passes: layer widths `sizes` (n_layers + 1),
-    activation codes `acts` (n_layers) and the loss code, checked once here. The C
-    description points into this object's own C arrays, which nothing outside can reach;
-    `sizes` and `acts` are tuples."""
+    activation codes `acts` (n_layers), the loss code and `bias`, one flag a layer (0 or 1;
+    None: every layer has a bias), checked once here. The C description points into this
+    object's own C arrays, which nothing outside can reach; `sizes`, `acts` and `bias` are
+    tuples."""
     cdef int64_t c_sizes[FP_MAX_LAYERS + 1]
     cdef int32_t c_acts[FP_MAX_LAYERS]
+    cdef uint8_t c_bias[FP_MAX_LAYERS]
     cdef readonly int loss
     cdef readonly int64_t n_params
     cdef fp_net net
 
-    def __cinit__(self, sizes, acts, int loss):
+    def __cinit__(self, sizes, acts, int loss, bias=None):
         cdef const int64_t[::1] s = np.ascontiguousarray(sizes, dtype=np.int64)
         cdef const int32_t[::1] a = np.ascontiguousarray(acts, dtype=np.int32)
-        self.net = _describe(s, a, loss)           # checks lengths, widths, codes, sizes
+        if bias is None:
+            bias = np.ones(a.shape[0], dtype=np.uint8)
+        flags = np.asarray(bias)
+        if flags.ndim != 1 or (flags.size and flags.dtype.kind not in "biu"):
+            raise TypeError(f"bias: expected a 1-D sequence of 0/1 flags (bool or integer), "
+                            f"got {flags.dtype} of shape {flags.shape}")
+        if flags.size and (flags.min() < 0 or flags.max() > 1):
+            raise ValueError(f"bias: expected flags 0 or 1, got values from {flags.min()} to "
+                             f"{flags.max()}")
+        cdef const uint8_t[::1] f = np.ascontiguousarray(flags, dtype=np.uint8)
+        self.net = _describe(s, a, loss, f)        # checks lengths, widths, codes, sizes
         cdef Py_ssize_t l
         for l in range(a.shape[0]):
             self.c_acts[l] = a[l]
+            self.c_bias[l] = f[l]
         for l in range(s.shape[0]):
             self.c_sizes[l] = s[l]
         self.net.sizes = self.c_sizes
         self.net.acts = self.c_acts
+        self.net.bias = self.c_bias
         self.loss = loss
         self.n_params = fp_net_n_params(&self.net)
 
@@ -92,15 +113,19 @@ cdef class NetSpec:
     def acts(self):
         return tuple(self.c_acts[l] for l in range(self.net.n_layers))
 
+    @property
+    def bias(self):
+        return tuple(bool(self.c_bias[l]) for l in range(self.net.n_layers))
+
     def workspace_size(self, int64_t cap):
         """Elements of workspace needed for up to `cap` rows a call."""
         _check_cap(&self.net, cap)
         return fp_net_workspace_size(&self.net, cap)
 
 
-def n_params(sizes, acts, int loss):
+def n_params(sizes, acts, int loss, bias=None):
     """Number of parameters of the network."""
-    return NetSpec(sizes, acts, loss).n_params
+    return NetSpec(sizes, acts, loss, bias).n_params
 
 
 cdef int _check_cap(fp_net *net, int64_t cap) except -1:
@@ -119,9 +144,9 @@ cdef int _check_cap(fp_net *net, int64_t cap) except -1:
     return 0
 
 
-def workspace_size(sizes, acts, int loss, int64_t cap):
+def workspace_size(sizes, acts, int loss, int64_t cap, bias=None):
     """Elements of workspace needed for up to `cap` rows a call."""
-    return NetSpec(sizes, acts, loss).workspace_size(cap)
+    return NetSpec(sizes, acts, loss, bias).workspace_size(cap)
 
 
 cdef _check_len(str name, Py_ssize_t got, Py_ssize_t expected):

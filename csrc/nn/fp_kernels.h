@@ -18,14 +18,29 @@ extern "C" {
 /* Layers with n * n_in * n_out at most this many multiply-adds bypass the GEMM (fp_net.inc). */
 #define FP_SMALL_LAYER 2048
 
-/* A network's shape: layer l maps sizes[l] inputs to sizes[l+1] outputs with activation acts[l].
- * Its parameters are one flat buffer [W1, b1, W2, b2, ...], W_l of shape (sizes[l], sizes[l+1]). */
+/* A network's shape: layer l maps sizes[l] inputs to sizes[l+1] outputs with activation acts[l],
+ * with a bias when bias[l] != 0 (bias NULL: every layer has one). Its parameters are one flat
+ * buffer [W1, b1, W2, b2, ...], W_l of shape (sizes[l], sizes[l+1]); a layer without a bias
+ * has no b_l there (its block is W_l alone), and no db_l in a gradient. */
 typedef struct {
     int n_layers;
     const int64_t *sizes;   /* n_layers + 1 */
     const int32_t *acts;    /* n_layers */
     int loss;
+    const uint8_t *bias;    /* n_layers flags, or NULL for all */
 } fp_net;
+
+/* Whether layer l has a bias. */
+static inline int fp_net_has_bias(const fp_net *net, int l)
+{
+    return net->bias == NULL || net->bias[l] != 0;
+}
+
+/* Parameters of layer l: its W, then its b when it has one. */
+static inline int64_t fp_net_layer_params(const fp_net *net, int l)
+{
+    return (net->sizes[l] + (fp_net_has_bias(net, l) ? 1 : 0)) * net->sizes[l + 1];
+}
 
 /* Number of parameters N of the network. */
 int64_t fp_net_n_params(const fp_net *net);

@@ -25,7 +25,7 @@ static inline int fp_small_layer(int64_t n, int64_t n_in, int64_t n_out)
 int64_t fp_net_n_params(const fp_net *net)
 {
     int64_t N = 0;
-    for (int l = 0; l < net->n_layers; l++) N += (net->sizes[l] + 1) * net->sizes[l + 1];
+    for (int l = 0; l < net->n_layers; l++) N += fp_net_layer_params(net, l);
     return N;
 }
 
