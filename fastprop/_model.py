@@ -1,14 +1,17 @@
 """The network's core: `Dense` layers and `Model`, the network without its training and file
 methods (fastprop.network.Network adds `fit` and `save`). A model owns one flat parameter
-buffer [W1, b1, W2, b2, ...] (each W of shape (n_in, n_out), row-major); its layers' W and b
-are views into it. Every computation is one call into the compiled floor (fastprop._core);
-this file only checks inputs, keeps the workspace and shapes results. The modules below
+buffer [W1, b1, W2, b2, ...] (each W of shape (n_in, n_out), row-major; a layer made with
+bias=False contributes its W alone); its layers' W and b are views into it. Every
+computation is one call into the compiled floor (fastprop._core); this file only checks
+inputs, keeps the workspace and shapes results. The modules below
 fastprop.network (training, optim, io, gradients) know a network through this one, so that
 no import goes in a circle.
 
 Thread safety: the compiled calls of one network run one at a time (a lock per network, taken
 with the GIL released while waiting), since they share its workspace and `fit` and finite
 differences write its parameters. Different networks run in parallel."""
+import math
+import re
 import threading
 import weakref
 
@@ -36,7 +39,7 @@ def new_stream(seed, spawn=False):
         state[0] = 1
     return state
 
-__all__ = ["Dense", "Model", "check_network", "NonFiniteResultError"]
+__all__ = ["Dense", "Model", "check_network", "NonFiniteResultError", "parse_init"]
 
 # The most elements a network's parameter buffer or workspace may hold: their byte sizes stay
 # far inside int64 (the compiled floor refuses more, fastprop._core.MAX_ELEMENTS).
@@ -45,27 +48,114 @@ MAX_ELEMENTS = _core.MAX_ELEMENTS
 KEEP_WORKSPACE_BYTES = 256 << 20
 
 
+# ---- weight initialisation ---------------------------------------------------------------
+# The forms `init=` accepts, for the error that refuses any other.
+INIT_FORMS = ("None (Glorot uniform, or He uniform for relu-family activations)",
+              "'glorot_uniform'", "'he_uniform'", "'he_normal'", "'normal(std)', e.g. "
+              "'normal(0.01)'", "'uniform(a, b)', e.g. 'uniform(0, 1)'")
+_NUMBER = r"\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*"
+_NORMAL = re.compile(r"normal\(" + _NUMBER + r"\)")
+_UNIFORM = re.compile(r"uniform\(" + _NUMBER + "," + _NUMBER + r"\)")
+
+
+def parse_init(init, argument="init"):
+    """A layer's weight initialisation from `init`, as (rule, args): None -> (None, ()) (the
+    activation's rule), 'glorot_uniform', 'he_uniform', 'he_normal' -> (name, ()),
+    'normal(std)' -> ('normal', (std,)) with std > 0, 'uniform(a, b)' -> ('uniform', (a, b))
+    with a < b; numbers are plain decimal literals, all finite. Anything else: TypeError (not
+    a str) or ValueError naming the argument and listing the accepted forms."""
+    forms = ", ".join(INIT_FORMS)
+    if init is None:
+        return None, ()
+    if not isinstance(init, str):
+        raise TypeError(f"{argument}: expected None or a str, one of {forms}; got "
+                        f"{type(init).__name__} {init!r}")
+    if init in ("glorot_uniform", "he_uniform", "he_normal"):
+        return init, ()
+    m = _NORMAL.fullmatch(init)
+    if m:
+        std = float(m.group(1))
+        if not (math.isfinite(std) and std > 0):
+            raise ValueError(f"{argument}: expected a finite std > 0 in 'normal(std)', got "
+                             f"{init!r}")
+        return "normal", (std,)
+    m = _UNIFORM.fullmatch(init)
+    if m:
+        a, b = float(m.group(1)), float(m.group(2))
+        if not (math.isfinite(a) and math.isfinite(b) and a < b and math.isfinite(b - a)):
+            raise ValueError(f"{argument}: expected finite bounds a < b in 'uniform(a, b)', "
+                             f"got {init!r}")
+        return "uniform", (a, b)
+    raise ValueError(f"{argument}: unknown initialisation {init!r}; expected one of {forms}")
+
+
+def _draw_weights(layer, rng, dtype):
+    """Layer's initial W from rng (shape (n_in, n_out), in dtype), by its init rule. The
+    default rule's draws are the ones fastprop always made (same seed, same bits)."""
+    rule, args = parse_init(layer.init)
+    n_in, n_out, shape = layer.n_in, layer.n_out, (layer.n_in, layer.n_out)
+    if rule is None:
+        rule = "he_uniform" if get_activation(layer.activation).init == "he" else "glorot_uniform"
+    if rule == "glorot_uniform":
+        bound = np.sqrt(6.0 / (n_in + n_out))
+        return rng.uniform(-bound, bound, size=shape).astype(dtype)
+    if rule == "he_uniform":
+        bound = np.sqrt(6.0 / n_in)
+        return rng.uniform(-bound, bound, size=shape).astype(dtype)
+    if rule == "he_normal":
+        return rng.normal(0.0, np.sqrt(2.0 / n_in), size=shape).astype(dtype)
+    if rule == "normal":
+        return rng.normal(0.0, args[0], size=shape).astype(dtype)
+    # uniform(a, b): numpy's draw, or its rounding to dtype, can land on b; kept in [a, b)
+    # as promised, by the nearest values of dtype inside.
+    a, b = args
+    low, high = dtype.type(a), dtype.type(b)
+    if float(low) < a:
+        low = np.nextafter(low, dtype.type(np.inf))
+    if float(high) >= b:
+        high = np.nextafter(high, dtype.type(-np.inf))
+    if not low <= high:
+        raise ValueError(f"init: {layer.init!r} holds no {dtype.name} value")
+    return np.clip(rng.uniform(a, b, size=shape).astype(dtype), low, high)
+
+
 class Dense:
     """A fully connected layer: Z = A_prev @ W + b, A = activation(Z).
+
+    n_in, n_out: its widths. activation: a name of fastprop.ACTIVATIONS. bias: False for a
+    layer without b (Z = A_prev @ W; it then has no entries in the network's params nor in a
+    gradient, and `b` is None). init: how the network draws W from its seed: None (Glorot
+    uniform, or He uniform for relu-family activations), "glorot_uniform", "he_uniform",
+    "he_normal" (normal, std sqrt(2 / n_in)), "normal(std)" (mean 0), "uniform(a, b)" (in
+    [a, b)); the biases start at zero.
 
     Given to `Network`, which copies it and binds `W` (n_in, n_out) and `b` (n_out,) to views
     of its parameter buffer; before that they are None."""
 
-    def __init__(self, n_in, n_out, activation="identity"):
+    def __init__(self, n_in, n_out, activation="identity", bias=True, init=None):
         self._n_in = as_int(n_in, "n_in", minimum=1, maximum=MAX_ELEMENTS)
         self._n_out = as_int(n_out, "n_out", minimum=1, maximum=MAX_ELEMENTS)
         self._activation = get_activation(activation).name
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"bias: expected True or False, got {type(bias).__name__} {bias!r}")
+        self._bias = bool(bias)
+        parse_init(init)
+        self._init = init
         self._W = None
         self._b = None
         self._net = None    # a weak reference to the network whose params W and b view
 
-    # The shape and activation are fixed at construction: a network's compiled description,
-    # its buffer layout and `save` all follow them (a changed activation would be saved but
-    # not computed). Build a new layer instead.
+    # The shape, activation, bias and init are fixed at construction: a network's compiled
+    # description, its buffer layout and `save` all follow them (a changed activation would
+    # be saved but not computed). Build a new layer instead.
     n_in = property(lambda self: self._n_in, doc="inputs of the layer (read-only)")
     n_out = property(lambda self: self._n_out, doc="outputs of the layer (read-only)")
     activation = property(lambda self: self._activation,
                           doc="the activation's name (read-only)")
+    bias = property(lambda self: self._bias,
+                    doc="whether the layer has a bias b (read-only; see `b` for its values)")
+    init = property(lambda self: self._init,
+                    doc="the weight initialisation given (None: the activation's rule)")
 
     @property
     def W(self):
@@ -81,7 +171,8 @@ class Dense:
     @property
     def b(self):
         """The biases, (n_out,): a view into the network's params (None before the layer is
-        part of a network). Assigning copies into the view."""
+        part of a network, and always for a layer made with bias=False). Assigning copies
+        into the view."""
         return self._b
 
     @b.setter
@@ -89,6 +180,9 @@ class Dense:
         self._assign("b", values)
 
     def _assign(self, name, values):
+        if name == "b" and not self._bias:
+            raise ValueError("b: this layer has no bias (it was made with bias=False), so "
+                             "there is nothing to assign")
         net = self._net() if self._net is not None else None
         if net is None:
             raise AttributeError(f"{name}: this layer's parameters exist only once it is part "
@@ -107,15 +201,23 @@ class Dense:
 
     @property
     def n_params(self):
-        return (self.n_in + 1) * self.n_out
+        """Its entries in the network's params: W's n_in * n_out, and b's n_out if any."""
+        return (self.n_in + self.bias) * self.n_out
 
     def __getstate__(self):     # a copy or a pickle is a layer of no network
         state = self.__dict__.copy()
         state["_net"] = None
         return state
 
+    def __setstate__(self, state):
+        state.setdefault("_bias", True)      # a layer pickled before layers had these
+        state.setdefault("_init", None)
+        self.__dict__.update(state)
+
     def __repr__(self):
-        return f"Dense({self.n_in}, {self.n_out}, {self.activation!r})"
+        extra = "" if self.bias else ", bias=False"
+        extra += "" if self.init is None else f", init={self.init!r}"
+        return f"Dense({self.n_in}, {self.n_out}, {self.activation!r}{extra})"
 
 
 class NonFiniteResultError(FloatingPointError):
@@ -146,8 +248,9 @@ class Model:
     layers: list of Dense, each n_in equal to the previous n_out; softmax only last.
     loss: "mse", "binary_cross_entropy" (sigmoid or softmax output) or "cross_entropy"
     (softmax output). dtype: "float32" or "float64". seed: int, None or a Generator, for
-    the weight initialisation (Glorot uniform for sigmoid/tanh/identity/softmax layers, He
-    uniform for relu-family layers; biases zero)."""
+    the weight initialisation, layer by layer in order, each by its Dense's `init` (by
+    default Glorot uniform for sigmoid/tanh/identity/softmax layers, He uniform for
+    relu-family layers; biases zero)."""
 
     def __init__(self, layers, loss="mse", dtype="float64", seed=0):
         if isinstance(layers, Dense):
@@ -179,7 +282,8 @@ class Model:
             raise ValueError(f"loss: {self._loss.name!r} expects a {allowed} output layer, "
                              f"got {out!r}")
         self._dtype = resolve_dtype(dtype)
-        self._layers = tuple(Dense(l.n_in, l.n_out, l.activation) for l in layers)
+        self._layers = tuple(Dense(l.n_in, l.n_out, l.activation, l.bias, l.init)
+                             for l in layers)
         self._sizes = np.array([layers[0].n_in] + [l.n_out for l in layers], dtype=np.int64)
         self._spec = self._make_spec()
         self._params = np.zeros(self._spec.n_params, dtype=self.dtype)   # the C layout's count
@@ -197,25 +301,22 @@ class Model:
     def _make_spec(self):
         """The compiled floor's description of this network (shapes, codes), checked there."""
         acts = [get_activation(l.activation).code for l in self._layers]
-        return _core.NetSpec(self._sizes, acts, self._loss.code)
+        return _core.NetSpec(self._sizes, acts, self._loss.code, [l.bias for l in self._layers])
 
     def _bind_views(self):
         offset = 0
         for layer in self.layers:
             n_w = layer.n_in * layer.n_out
             layer._W = self._params[offset:offset + n_w].reshape(layer.n_in, layer.n_out)
-            layer._b = self._params[offset + n_w:offset + layer.n_params]
+            layer._b = self._params[offset + n_w:offset + layer.n_params] if layer.bias else None
             layer._net = weakref.ref(self)
             offset += layer.n_params
 
     def _init_weights(self, rng):
         for layer in self.layers:
-            if get_activation(layer.activation).init == "he":
-                bound = np.sqrt(6.0 / layer.n_in)
-            else:
-                bound = np.sqrt(6.0 / (layer.n_in + layer.n_out))
-            layer.W[...] = rng.uniform(-bound, bound, size=layer.W.shape)
-            layer.b[...] = 0
+            layer.W[...] = _draw_weights(layer, rng, self.dtype)
+            if layer.b is not None:
+                layer.b[...] = 0
 
     # ---- parameters -------------------------------------------------------------------
     @property
@@ -253,7 +354,8 @@ class Model:
         with self._lock:      # not half of an update that fit is writing in another thread
             state["_params"] = self._params.copy()
             state["_stream"] = self._stream.copy()
-        state["_layers"] = [(l.n_in, l.n_out, l.activation) for l in self._layers]
+        state["_layers"] = [(l.n_in, l.n_out, l.activation, l.bias, l.init)
+                            for l in self._layers]
         return state
 
     def __setstate__(self, state):
@@ -285,8 +387,8 @@ class Model:
         return int(self._sizes[-1])
 
     def __repr__(self):
-        rows = [f"  ({i}) Dense({l.n_in}, {l.n_out}, {l.activation!r})  W {l.W.shape}, "
-                f"b {l.b.shape}" for i, l in enumerate(self.layers)]
+        rows = [f"  ({i}) {l!r}  W {l.W.shape}, "
+                + (f"b {l.b.shape}" if l.bias else "no b") for i, l in enumerate(self.layers)]
         return (f"Network(\n" + "\n".join(rows) + f"\n  loss={self._loss.name!r}, "
                 f"dtype={self.dtype.name!r}, n_params={self.n_params:,}\n)")
 

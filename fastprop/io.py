@@ -62,7 +62,7 @@ def save(net, path):
             np.savez(f, format=np.array(FORMAT), version=np.array(VERSION),
                      sizes=net._sizes, activations=np.array([l.activation for l in net.layers]),
                      loss=np.array(net.loss_name), dtype=np.array(net.dtype.name),
-                     params=params)
+                     params=params, **_bias_member(net))
             f.flush()
             # Created 0600: give what open() would, an existing file's mode or the umask's
             try:
@@ -78,6 +78,13 @@ def save(net, path):
     finally:
         with _IN_FLIGHT_LOCK:
             _IN_FLIGHT.discard(tmp)
+
+
+def _bias_member(net):
+    """{"bias": one bool a layer} when a layer has no bias, else nothing: a network whose every
+    layer has one is written as before the flags existed (older versions read it)."""
+    flags = [l.bias for l in net.layers]
+    return {} if all(flags) else {"bias": np.array(flags, dtype=bool)}
 
 
 # ---- temporary files --------------------------------------------------------------------
@@ -202,8 +209,9 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")   # a local file header; an empty ar
 # read request with no bound on the output), when the directory gives it more than its
 # bound, or when its .npy header promises other data than it should hold; its data are then
 # read with an exact, bounded read (a directory can lie about a member's size). So a small
-# file cannot make `load` allocate much more than the network it describes.
-_MEMBERS = ("format", "version", "sizes", "activations", "loss", "dtype", "params")
+# file cannot make `load` allocate much more than the network it describes. `bias` (one bool a
+# layer) is written only when a layer has no bias; without it every layer has one.
+_MEMBERS = ("format", "version", "sizes", "activations", "bias", "loss", "dtype", "params")
 _SMALL_MEMBER = 1 << 20
 _COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 _HEADER_MAX = 1 << 16
@@ -325,15 +333,28 @@ def _read_fields(path):
     return fields
 
 
+def _bias_flags(fields):
+    """Each layer's bias flag (a list of bools) from the bias member, given the checked sizes;
+    all True when the file has no such member."""
+    n_layers = fields["sizes"].size - 1
+    bias = fields.get("bias")
+    if bias is None:
+        return [True] * n_layers
+    if bias.dtype.kind != "b" or bias.shape != (n_layers,):
+        raise ValueError(f"bias {bias!r}: expected {n_layers} booleans, one a layer")
+    return [bool(f) for f in bias]
+
+
 def _params_count(fields):
-    """N, the values the params member must hold, from the sizes member: checked here as
-    `load` checks it, so that a file describing an impossible network is refused before its
-    params are read."""
+    """N, the values the params member must hold, from the sizes and bias members: checked
+    here as `load` checks it, so that a file describing an impossible network is refused
+    before its params are read."""
     sizes = fields.get("sizes")
     if (sizes is None or sizes.ndim != 1 or sizes.dtype.kind not in "iu" or sizes.size < 2
             or sizes.min() < 1):
         raise ValueError(f"sizes {sizes!r}: expected at least 2 positive integer widths")
-    n_params = sum((int(a) + 1) * int(b) for a, b in zip(sizes[:-1], sizes[1:]))
+    n_params = sum((int(a) + int(f)) * int(b)
+                   for a, b, f in zip(sizes[:-1], sizes[1:], _bias_flags(fields)))
     if n_params > MAX_ELEMENTS:
         raise ValueError(f"sizes {sizes.tolist()}: a network of {n_params:,} parameters, more "
                          f"than the {MAX_ELEMENTS:,} a network may hold")
@@ -362,6 +383,7 @@ def read_network_file(path):
             raise ValueError(f"params of shape {params.shape}, expected ({n_params},) for "
                              f"sizes {sizes.tolist()}")
         fields["activations"] = acts
+        fields["bias"] = _bias_flags(fields)
     except (KeyError, ValueError, TypeError) as exc:
         raise not_a_network_file(path, exc) from None
     return path, fields

@@ -62,7 +62,8 @@ def load(path):
     path, fields = _io.read_network_file(path)
     try:
         sizes, acts, params = fields["sizes"], fields["activations"], fields["params"]
-        layers = [Dense(int(sizes[i]), int(sizes[i + 1]), acts[i]) for i in range(len(acts))]
+        layers = [Dense(int(sizes[i]), int(sizes[i + 1]), acts[i], bias=fields["bias"][i])
+                  for i in range(len(acts))]
         net = Network(layers, loss=str(fields["loss"]), dtype=str(fields["dtype"]), seed=0)
         if params.dtype != net.dtype:
             raise ValueError(f"params of dtype {params.dtype}, expected {net.dtype}")
@@ -73,14 +74,17 @@ def load(path):
     return net
 
 
-def mlp(sizes, hidden="relu", output="identity", loss="mse", dtype="float64", seed=0):
-    """A Network of Dense layers of widths sizes = [n_in, h1, ..., n_out]."""
+def mlp(sizes, hidden="relu", output="identity", loss="mse", dtype="float64", seed=0,
+        init=None, bias=True):
+    """A Network of Dense layers of widths sizes = [n_in, h1, ..., n_out]: `hidden`
+    activations, `output` on the last; `init` and `bias` are given to every layer (see
+    Dense)."""
     if not isinstance(sizes, (list, tuple, np.ndarray)) or len(sizes) < 2:
         raise ValueError(f"sizes: expected a list of at least 2 layer widths [n_in, ..., n_out], "
                          f"got {sizes!r}")
     widths = [as_int(s, f"sizes[{i}]", minimum=1) for i, s in enumerate(sizes)]
     get_activation(hidden, "hidden")
     get_activation(output, "output")
-    layers = [Dense(widths[i], widths[i + 1], hidden if i < len(widths) - 2 else output)
-              for i in range(len(widths) - 1)]
+    layers = [Dense(widths[i], widths[i + 1], hidden if i < len(widths) - 2 else output,
+                    bias=bias, init=init) for i in range(len(widths) - 1)]
     return Network(layers, loss=loss, dtype=dtype, seed=seed)
