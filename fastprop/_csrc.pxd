@@ -42,6 +42,7 @@ cdef extern from "fp_kernels.h" nogil:
         const int32_t *acts
         int loss
         const uint8_t *bias
+        const double *dropout
 
     ctypedef struct fp_optim:
         int kind

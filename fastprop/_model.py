@@ -18,7 +18,7 @@ import weakref
 import numpy as np
 
 from fastprop import _core
-from fastprop._validation import (all_finite, as_dtype_finite, as_features, as_int,
+from fastprop._validation import (all_finite, as_dtype_finite, as_features, as_float, as_int,
                                   as_numeric_array, as_rng, resolve_dtype)
 from fastprop.activations import get_activation
 from fastprop.losses import get_loss, prepare_targets
@@ -39,7 +39,7 @@ def new_stream(seed, spawn=False):
         state[0] = 1
     return state
 
-__all__ = ["Dense", "Model", "check_network", "NonFiniteResultError", "parse_init"]
+__all__ = ["Dense", "Dropout", "Model", "check_network", "NonFiniteResultError", "parse_init"]
 
 # The most elements a network's parameter buffer or workspace may hold: their byte sizes stay
 # far inside int64 (the compiled floor refuses more, fastprop._core.MAX_ELEMENTS).
@@ -220,6 +220,30 @@ class Dense:
         return f"Dense({self.n_in}, {self.n_out}, {self.activation!r}{extra})"
 
 
+class Dropout:
+    """Inverted dropout after the previous Dense layer's activation, placed between two Dense
+    layers: Network([Dense(784, 256, "relu"), Dropout(0.5), Dense(256, 10, "softmax")]).
+
+    During `fit` only, each of those activations is kept with probability 1 - p and scaled by
+    1 / (1 - p), or set to 0 (torch.nn.Dropout in training mode); the masks are drawn from
+    fit's random stream (the one that shuffles), so a seed reproduces them, and the backward
+    pass multiplies by the same mask. Everywhere else (predict, loss, backprop,
+    numerical_gradient, validation losses) it is the identity. No parameters. p: the rate of
+    dropped values, in [0, 1)."""
+
+    def __init__(self, p=0.5):
+        p = as_float(p, "p")
+        if not 0 <= p < 1:
+            raise ValueError(f"p: expected a dropout rate in [0, 1), got {p}")
+        self._p = p
+
+    p = property(lambda self: self._p, doc="the rate of dropped values (read-only)")
+    n_params = property(lambda self: 0, doc="a dropout layer has no parameters")
+
+    def __repr__(self):
+        return f"Dropout({self.p!r})"
+
+
 class NonFiniteResultError(FloatingPointError):
     """A loss or gradient came out NaN or infinite from finite inputs: X, y and the parameters
     are finite but too large for the network's dtype, so the arithmetic overflowed. Raised by
@@ -245,7 +269,9 @@ def check_network(net, argument="net"):
 class Model:
     """A multi-layer perceptron trained by backpropagation.
 
-    layers: list of Dense, each n_in equal to the previous n_out; softmax only last.
+    layers: list of Dense, each n_in equal to the previous n_out; softmax only last; a
+    Dropout may stand between two Dense layers (`layers` keeps it; the parameters, the
+    compiled description and `save` follow the Dense layers).
     loss: "mse", "binary_cross_entropy" (sigmoid or softmax output) or "cross_entropy"
     (softmax output). dtype: "float32" or "float64". seed: int, None or a Generator, for
     the weight initialisation, layer by layer in order, each by its Dense's `init` (by
@@ -257,17 +283,29 @@ class Model:
             layers = [layers]
         if not isinstance(layers, (list, tuple)) or len(layers) == 0:
             raise ValueError(f"layers: expected a non-empty list of Dense layers, got {layers!r}")
+        previous = None                   # the last Dense layer seen
         for i, layer in enumerate(layers):
+            if isinstance(layer, Dropout):
+                if i == 0 or i == len(layers) - 1 or isinstance(layers[i - 1], Dropout):
+                    where = ("first" if i == 0 else "last" if i == len(layers) - 1
+                             else "right after another Dropout")
+                    raise ValueError(f"layers[{i}]: expected a Dropout between two Dense "
+                                     f"layers, got it {where}")
+                continue
             if not isinstance(layer, Dense):
-                raise TypeError(f"layers[{i}]: expected a Dense layer, got {type(layer).__name__}")
-            if i > 0 and layer.n_in != layers[i - 1].n_out:
-                raise ValueError(f"layers[{i}]: expected n_in = {layers[i - 1].n_out} (the "
+                raise TypeError(f"layers[{i}]: expected a Dense or Dropout layer, got "
+                                f"{type(layer).__name__}")
+            if previous is not None and layer.n_in != previous.n_out:
+                raise ValueError(f"layers[{i}]: expected n_in = {previous.n_out} (the "
                                  f"previous layer's n_out), got {layer.n_in}")
+            previous = layer
             if get_activation(layer.activation).output_only and i != len(layers) - 1:
                 raise ValueError(f"layers[{i}]: '{layer.activation}' is an output activation; "
                                  f"expected it in the last layer only, got it in layer {i}")
-        if len(layers) > _core.MAX_LAYERS:
-            raise ValueError(f"layers: expected at most {_core.MAX_LAYERS} layers, got {len(layers)}")
+        dense = [l for l in layers if isinstance(l, Dense)]
+        if len(dense) > _core.MAX_LAYERS:
+            raise ValueError(f"layers: expected at most {_core.MAX_LAYERS} Dense layers, got "
+                             f"{len(dense)}")
         total = sum(layer.n_params for layer in layers)          # Python ints: exact
         if total > MAX_ELEMENTS:
             raise ValueError(f"layers: expected at most {MAX_ELEMENTS:,} parameters in all, got "
@@ -282,9 +320,10 @@ class Model:
             raise ValueError(f"loss: {self._loss.name!r} expects a {allowed} output layer, "
                              f"got {out!r}")
         self._dtype = resolve_dtype(dtype)
-        self._layers = tuple(Dense(l.n_in, l.n_out, l.activation, l.bias, l.init)
+        self._layers = tuple(Dropout(l.p) if isinstance(l, Dropout)
+                             else Dense(l.n_in, l.n_out, l.activation, l.bias, l.init)
                              for l in layers)
-        self._sizes = np.array([layers[0].n_in] + [l.n_out for l in layers], dtype=np.int64)
+        self._sizes = np.array([dense[0].n_in] + [l.n_out for l in dense], dtype=np.int64)
         self._spec = self._make_spec()
         self._params = np.zeros(self._spec.n_params, dtype=self.dtype)   # the C layout's count
         self._bind_views()
@@ -298,14 +337,31 @@ class Model:
         self._buffer_allocations = 0     # counted so that tests can prove the reuse
         self._grad, self._gather = None, None
 
+    @property
+    def _dense(self):
+        """The Dense layers, in order (the layers less the Dropouts)."""
+        return tuple(l for l in self._layers if isinstance(l, Dense))
+
+    def _dropout_rates(self):
+        """For each Dense layer, the rate of the Dropout after it (0.0 for none)."""
+        rates = []
+        for layer in self._layers:
+            if isinstance(layer, Dropout):
+                rates[-1] = layer.p
+            else:
+                rates.append(0.0)
+        return rates
+
     def _make_spec(self):
         """The compiled floor's description of this network (shapes, codes), checked there."""
-        acts = [get_activation(l.activation).code for l in self._layers]
-        return _core.NetSpec(self._sizes, acts, self._loss.code, [l.bias for l in self._layers])
+        dense = self._dense
+        acts = [get_activation(l.activation).code for l in dense]
+        return _core.NetSpec(self._sizes, acts, self._loss.code, [l.bias for l in dense],
+                             self._dropout_rates())
 
     def _bind_views(self):
         offset = 0
-        for layer in self.layers:
+        for layer in self._dense:
             n_w = layer.n_in * layer.n_out
             layer._W = self._params[offset:offset + n_w].reshape(layer.n_in, layer.n_out)
             layer._b = self._params[offset + n_w:offset + layer.n_params] if layer.bias else None
@@ -313,7 +369,7 @@ class Model:
             offset += layer.n_params
 
     def _init_weights(self, rng):
-        for layer in self.layers:
+        for layer in self._dense:
             layer.W[...] = _draw_weights(layer, rng, self.dtype)
             if layer.b is not None:
                 layer.b[...] = 0
@@ -341,7 +397,8 @@ class Model:
 
     # The layers and the dtype are fixed at construction (the compiled description, the
     # buffer and `save` follow them): a tuple and read-only properties.
-    layers = property(lambda self: self._layers, doc="the Dense layers, a tuple (read-only)")
+    layers = property(lambda self: self._layers,
+                      doc="the layers (Dense, and Dropout), a tuple (read-only)")
     dtype = property(lambda self: self._dtype, doc="the network's numpy dtype (read-only)")
 
     def __getstate__(self):
@@ -354,7 +411,8 @@ class Model:
         with self._lock:      # not half of an update that fit is writing in another thread
             state["_params"] = self._params.copy()
             state["_stream"] = self._stream.copy()
-        state["_layers"] = [(l.n_in, l.n_out, l.activation, l.bias, l.init)
+        state["_layers"] = [("dropout", l.p) if isinstance(l, Dropout)
+                            else (l.n_in, l.n_out, l.activation, l.bias, l.init)
                             for l in self._layers]
         return state
 
@@ -362,7 +420,8 @@ class Model:
         self.__dict__.update(state)
         if "_stream" not in state:      # pickled before networks kept their stream
             self._stream = new_stream(0)
-        self._layers = tuple(Dense(*spec) for spec in state["_layers"])
+        self._layers = tuple(Dropout(spec[1]) if spec[0] == "dropout" else Dense(*spec)
+                             for spec in state["_layers"])
         self._spec = self._make_spec()
         self._lock = threading.RLock()
         self._ws, self._cap, self._grad, self._gather = None, 0, None, None
@@ -387,8 +446,8 @@ class Model:
         return int(self._sizes[-1])
 
     def __repr__(self):
-        rows = [f"  ({i}) {l!r}  W {l.W.shape}, "
-                + (f"b {l.b.shape}" if l.bias else "no b") for i, l in enumerate(self.layers)]
+        rows = [f"  ({i}) {l!r}" + ("" if isinstance(l, Dropout) else f"  W {l.W.shape}, "
+                + (f"b {l.b.shape}" if l.bias else "no b")) for i, l in enumerate(self.layers)]
         return (f"Network(\n" + "\n".join(rows) + f"\n  loss={self._loss.name!r}, "
                 f"dtype={self.dtype.name!r}, n_params={self.n_params:,}\n)")
 

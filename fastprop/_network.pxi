@@ -2,8 +2,8 @@
 # differences, optimizer steps, training), over typed memoryviews; part of fastprop._core.
 #
 # Design:
-# - A network is described by a NetSpec (sizes, activation codes, loss code, bias flags),
-#   checked once when it is made; an optimizer's kind and hyper-parameters by an OptimSpec.
+# - A network is described by a NetSpec (sizes, activation codes, loss code, bias flags,
+#   dropout rates), checked once when it is made; an optimizer's kind and hyper-parameters by an OptimSpec.
 #   Parameters are one flat buffer in the layout of fp_kernels.h.
 # - One fused type (`floating`) across all arrays of a call: a float and a double path.
 # - Every shape is checked here, once per call, before C touches memory: a wrong size raises
@@ -63,23 +63,26 @@ cdef fp_net _describe(const int64_t[::1] sizes, const int32_t[::1] acts, int los
     net.acts = &acts[0]
     net.loss = loss
     net.bias = &bias[0]
+    net.dropout = NULL
     return net
 
 
 cdef class NetSpec:
     """A network's shape for the compiled passes: layer widths `sizes` (n_layers + 1),
-    activation codes `acts` (n_layers), the loss code and `bias`, one flag a layer (0 or 1;
-    None: every layer has a bias), checked once here. The C description points into this
-    object's own C arrays, which nothing outside can reach; `sizes`, `acts` and `bias` are
-    tuples."""
+    activation codes `acts` (n_layers), the loss code, `bias`, one flag a layer (0 or 1;
+    None: every layer has a bias), and `dropout`, one rate a layer in [0, 1), the last 0 (the
+    dropout after its activation, in training only; None: none), checked once here. The C
+    description points into this object's own C arrays, which nothing outside can reach;
+    `sizes`, `acts`, `bias` and `dropout` are tuples."""
     cdef int64_t c_sizes[FP_MAX_LAYERS + 1]
     cdef int32_t c_acts[FP_MAX_LAYERS]
     cdef uint8_t c_bias[FP_MAX_LAYERS]
+    cdef double c_drop[FP_MAX_LAYERS]
     cdef readonly int loss
     cdef readonly int64_t n_params
     cdef fp_net net
 
-    def __cinit__(self, sizes, acts, int loss, bias=None):
+    def __cinit__(self, sizes, acts, int loss, bias=None, dropout=None):
         cdef const int64_t[::1] s = np.ascontiguousarray(sizes, dtype=np.int64)
         cdef const int32_t[::1] a = np.ascontiguousarray(acts, dtype=np.int32)
         if bias is None:
@@ -93,15 +96,26 @@ cdef class NetSpec:
                              f"{flags.max()}")
         cdef const uint8_t[::1] f = np.ascontiguousarray(flags, dtype=np.uint8)
         self.net = _describe(s, a, loss, f)        # checks lengths, widths, codes, sizes
+        rates = np.zeros(a.shape[0]) if dropout is None else np.asarray(dropout)
+        if rates.shape != (a.shape[0],) or rates.dtype.kind not in "biuf":
+            raise ValueError(f"dropout: expected {a.shape[0]} rates (one a layer), got "
+                             f"{rates.dtype} of shape {rates.shape}")
+        rates = rates.astype(np.float64)
+        if not (np.all(rates >= 0) and np.all(rates < 1)) or rates[-1] != 0:
+            raise ValueError(f"dropout: expected rates in [0, 1), the last layer's 0, got "
+                             f"{rates.tolist()}")
         cdef Py_ssize_t l
         for l in range(a.shape[0]):
             self.c_acts[l] = a[l]
             self.c_bias[l] = f[l]
+            self.c_drop[l] = rates[l]
         for l in range(s.shape[0]):
             self.c_sizes[l] = s[l]
         self.net.sizes = self.c_sizes
         self.net.acts = self.c_acts
         self.net.bias = self.c_bias
+        if rates.any():              # else NULL (from _describe): the passes skip dropout
+            self.net.dropout = self.c_drop
         self.loss = loss
         self.n_params = fp_net_n_params(&self.net)
 
@@ -117,6 +131,10 @@ cdef class NetSpec:
     def bias(self):
         return tuple(bool(self.c_bias[l]) for l in range(self.net.n_layers))
 
+    @property
+    def dropout(self):
+        return tuple(self.c_drop[l] for l in range(self.net.n_layers))
+
     def workspace_size(self, int64_t cap):
         """Elements of workspace needed for up to `cap` rows a call."""
         _check_cap(&self.net, cap)
@@ -129,16 +147,20 @@ def n_params(sizes, acts, int loss, bias=None):
 
 
 cdef int _check_cap(fp_net *net, int64_t cap) except -1:
-    """cap >= 1, and the workspace for cap rows (at most cap * (2 layers + 2) * the widest
-    layer elements) within MAX_ELEMENTS."""
-    cdef double widest = 0
+    """cap >= 1, and the workspace for cap rows (at most cap * (2 layers + 2 + 2 layers with
+    dropout) * the widest layer elements) within MAX_ELEMENTS."""
+    cdef double widest = 0, buffers = 2.0 * net.n_layers + 2.0
     cdef int l
     if cap < 1:
         raise ValueError(f"cap: expected at least 1 row, got {cap}")
     for l in range(1, net.n_layers + 1):
         if <double>net.sizes[l] > widest:
             widest = <double>net.sizes[l]
-    if <double>cap * (2.0 * net.n_layers + 2.0) * widest > MAX_ELEMENTS_D:
+    if net.dropout != NULL:
+        for l in range(net.n_layers):
+            if net.dropout[l] > 0:
+                buffers += 2.0
+    if <double>cap * buffers * widest > MAX_ELEMENTS_D:
         raise ValueError(f"cap: {cap:,} rows of a network {widest:.0f} units wide need more "
                          f"than {MAX_ELEMENTS:,} elements of workspace; pass fewer rows a call")
     return 0

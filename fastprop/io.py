@@ -60,9 +60,9 @@ def save(net, path):
     try:
         with os.fdopen(fd, "wb") as f:    # closed (and its lock released) after the rename
             np.savez(f, format=np.array(FORMAT), version=np.array(VERSION),
-                     sizes=net._sizes, activations=np.array([l.activation for l in net.layers]),
+                     sizes=net._sizes, activations=np.array([l.activation for l in net._dense]),
                      loss=np.array(net.loss_name), dtype=np.array(net.dtype.name),
-                     params=params, **_bias_member(net))
+                     params=params, **_optional_members(net))
             f.flush()
             # Created 0600: give what open() would, an existing file's mode or the umask's
             try:
@@ -80,11 +80,18 @@ def save(net, path):
             _IN_FLIGHT.discard(tmp)
 
 
-def _bias_member(net):
-    """{"bias": one bool a layer} when a layer has no bias, else nothing: a network whose every
-    layer has one is written as before the flags existed (older versions read it)."""
-    flags = [l.bias for l in net.layers]
-    return {} if all(flags) else {"bias": np.array(flags, dtype=bool)}
+def _optional_members(net):
+    """"bias" (one bool a Dense layer) when a layer has no bias, "dropout" (the rate after each
+    Dense layer, float64) when the network has a Dropout: a network of neither is written as
+    before they existed (older versions read it)."""
+    out = {}
+    flags = [l.bias for l in net._dense]
+    if not all(flags):
+        out["bias"] = np.array(flags, dtype=bool)
+    rates = net._dropout_rates()
+    if any(rates):
+        out["dropout"] = np.array(rates, dtype=np.float64)
+    return out
 
 
 # ---- temporary files --------------------------------------------------------------------
@@ -210,8 +217,10 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")   # a local file header; an empty ar
 # bound, or when its .npy header promises other data than it should hold; its data are then
 # read with an exact, bounded read (a directory can lie about a member's size). So a small
 # file cannot make `load` allocate much more than the network it describes. `bias` (one bool a
-# layer) is written only when a layer has no bias; without it every layer has one.
-_MEMBERS = ("format", "version", "sizes", "activations", "bias", "loss", "dtype", "params")
+# layer) is written only when a layer has no bias; without it every layer has one. `dropout`
+# (one rate a layer, after its activation) only when the network has a Dropout.
+_MEMBERS = ("format", "version", "sizes", "activations", "bias", "dropout", "loss", "dtype",
+            "params")
 _SMALL_MEMBER = 1 << 20
 _COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 _HEADER_MAX = 1 << 16
@@ -345,6 +354,21 @@ def _bias_flags(fields):
     return [bool(f) for f in bias]
 
 
+def _dropout_rates(fields):
+    """Each layer's dropout rate (a list of floats) from the dropout member, given the checked
+    sizes: in [0, 1), the last 0; all 0 when the file has no such member."""
+    n_layers = fields["sizes"].size - 1
+    rates = fields.get("dropout")
+    if rates is None:
+        return [0.0] * n_layers
+    if rates.dtype != np.float64 or rates.shape != (n_layers,):
+        raise ValueError(f"dropout {rates!r}: expected {n_layers} float64 rates, one a layer")
+    if not (np.all(rates >= 0) and np.all(rates < 1)) or rates[-1] != 0:
+        raise ValueError(f"dropout {rates.tolist()}: expected rates in [0, 1), the last "
+                         f"layer's 0")
+    return [float(r) for r in rates]
+
+
 def _params_count(fields):
     """N, the values the params member must hold, from the sizes and bias members: checked
     here as `load` checks it, so that a file describing an impossible network is refused
@@ -384,6 +408,7 @@ def read_network_file(path):
                              f"sizes {sizes.tolist()}")
         fields["activations"] = acts
         fields["bias"] = _bias_flags(fields)
+        fields["dropout"] = _dropout_rates(fields)
     except (KeyError, ValueError, TypeError) as exc:
         raise not_a_network_file(path, exc) from None
     return path, fields

@@ -5,7 +5,7 @@ import numpy as np
 
 from fastprop import io as _io
 from fastprop import training as _training
-from fastprop._model import Dense, Model
+from fastprop._model import Dense, Dropout, Model
 from fastprop._validation import as_int, check_finite
 from fastprop.activations import get_activation
 
@@ -62,8 +62,12 @@ def load(path):
     path, fields = _io.read_network_file(path)
     try:
         sizes, acts, params = fields["sizes"], fields["activations"], fields["params"]
-        layers = [Dense(int(sizes[i]), int(sizes[i + 1]), acts[i], bias=fields["bias"][i])
-                  for i in range(len(acts))]
+        layers = []
+        for i in range(len(acts)):
+            layers.append(Dense(int(sizes[i]), int(sizes[i + 1]), acts[i],
+                                bias=fields["bias"][i]))
+            if fields["dropout"][i] > 0:
+                layers.append(Dropout(fields["dropout"][i]))
         net = Network(layers, loss=str(fields["loss"]), dtype=str(fields["dtype"]), seed=0)
         if params.dtype != net.dtype:
             raise ValueError(f"params of dtype {params.dtype}, expected {net.dtype}")

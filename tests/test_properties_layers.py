@@ -1,10 +1,11 @@
-"""Dense's `bias` and `init` under random inputs (hypothesis), in the style of
+"""Dense's `bias` and `init`, and Dropout, under random inputs (hypothesis), in the style of
 test_properties.py and with its profiles ("ci", derandomized, by default; HYPOTHESIS_PROFILE=
 long for more): random networks of random bias flags have the layout [W1, (b1), W2, ...]
 and the loss, gradient and predictions of a numpy reference written below (on small layers
 and GEMM-sized ones); per-sample SGD equals a loop of backprop and updates; save/load and
 pickle keep flags and bits; every init form draws what it says from the seed; any other
-`init` or `bias` is refused with an error naming the argument."""
+`init` or `bias` is refused with an error naming the argument. Dropout anywhere between Dense
+layers is the identity outside fit; a rate outside [0, 1) is refused naming p."""
 import copy
 import math
 import os
@@ -18,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastprop as fp
+from fastprop._model import Dropout
 
 # The profiles of test_properties.py, registered again (a test module cannot import another):
 # whichever module loads first, both run under the same one.
@@ -256,3 +258,33 @@ def test_a_bias_other_than_a_bool_is_a_type_error_naming_bias(value):
 def test_an_init_other_than_none_or_a_str_is_a_type_error_naming_init(value):
     with pytest.raises(TypeError, match=r"^init: "):
         fp.Dense(2, 2, init=value)
+
+
+# ---- Dropout -----------------------------------------------------------------------------
+@given(networks(max_width=30), st.data())
+@budget(0.6)
+def test_dropout_between_any_dense_layers_is_the_identity_outside_fit(case, data):
+    net, X, y = case
+    layers = []
+    for i, layer in enumerate(net.layers):
+        layers.append(fp.Dense(layer.n_in, layer.n_out, layer.activation, bias=layer.bias))
+        if i < len(net.layers) - 1 and data.draw(st.booleans()):
+            layers.append(Dropout(data.draw(st.floats(0, 0.99))))
+    dropped = fp.Network(layers, loss=net.loss_name, dtype=net.dtype)
+    dropped.params = net.params
+    assert dropped.n_params == net.n_params
+    assert dropped.predict(X).tobytes() == net.predict(X).tobytes()
+    assert dropped.loss(X, y) == net.loss(X, y)
+    assert dropped.backprop(X, y)[1].tobytes() == net.backprop(X, y)[1].tobytes()
+    hist = dropped.fit(X, y, epochs=1, batch_size=4, optimizer=fp.SGD(lr=0.01), seed=0)
+    assert len(hist.loss) == 1 and np.isfinite(dropped.params).all()
+
+
+@given(st.one_of(st.floats(), st.integers(-3, 3)))
+@budget(0.5)
+def test_a_dropout_rate_is_in_0_1_or_a_value_error_naming_p(p):
+    if isinstance(p, float) and 0 <= p < 1 or p == 0:
+        assert Dropout(p).p == float(p)
+    else:
+        with pytest.raises(ValueError, match=r"^p: "):
+            Dropout(p)

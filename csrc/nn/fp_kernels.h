@@ -28,7 +28,16 @@ typedef struct {
     const int32_t *acts;    /* n_layers */
     int loss;
     const uint8_t *bias;    /* n_layers flags, or NULL for all */
+    const double *dropout;  /* n_layers rates in [0, 1) (the last 0), or NULL for none */
 } fp_net;
+
+/* The dropout rate after layer l's activation: inverted dropout during training (net_train)
+ * only, the masks drawn from its rng after each epoch's shuffle (fp_net.inc); every other
+ * pass ignores it. */
+static inline double fp_net_dropout(const fp_net *net, int l)
+{
+    return net->dropout == NULL ? 0.0 : net->dropout[l];
+}
 
 /* Whether layer l has a bias. */
 static inline int fp_net_has_bias(const fp_net *net, int l)
@@ -46,9 +55,11 @@ static inline int64_t fp_net_layer_params(const fp_net *net, int l)
 int64_t fp_net_n_params(const fp_net *net);
 /* Elements of workspace that fp_?_net_* need for up to `cap` rows per call. */
 int64_t fp_net_workspace_size(const fp_net *net, int64_t cap);
-/* Offsets (elements) of each layer's Z and A and of the two delta buffers in that workspace;
- * returns its size. */
-int64_t fp_net_layout(const fp_net *net, int64_t cap, int64_t *z, int64_t *a, int64_t d[2]);
+/* Offsets (elements) of each layer's Z and A, of the two delta buffers, and (drop[l], -1 for
+ * none) of a layer with dropout's dropped activations, its multipliers right after, in that
+ * workspace; returns its size. */
+int64_t fp_net_layout(const fp_net *net, int64_t cap, int64_t *z, int64_t *a, int64_t d[2],
+                      int64_t *drop);
 
 /* Optimizer hyper-parameters, torch.optim's names and semantics (each kind reads its own;
  * fp_optim.inc). `state` holds fp_optimizer_n_state(kind) * N values, buffer k at k * N

@@ -31,9 +31,12 @@ int64_t fp_net_n_params(const fp_net *net)
 
 /* The workspace layout, in elements from its start, for up to `cap` rows: per layer Z_l then
  * A_l (cap x sizes[l+1] each; A_l is Z_l for identity), then two delta buffers of
- * cap x max(sizes[1..L]) used in turn by the backward pass. Returns the total size. The one
- * place these rules live: fp_net_workspace_size and each pass's layout read them here. */
-int64_t fp_net_layout(const fp_net *net, int64_t cap, int64_t *z, int64_t *a, int64_t d[2])
+ * cap x max(sizes[1..L]) used in turn by the backward pass, then for each layer with dropout
+ * its dropped activations and their multipliers (cap x sizes[l+1] each; none without dropout,
+ * so such networks keep their layout). Returns the total size. The one place these rules live:
+ * fp_net_workspace_size and each pass's layout read them here. */
+int64_t fp_net_layout(const fp_net *net, int64_t cap, int64_t *z, int64_t *a, int64_t d[2],
+                      int64_t *drop)
 {
     int64_t at = 0, widest = 0;
     for (int l = 0; l < net->n_layers; l++) {
@@ -46,13 +49,21 @@ int64_t fp_net_layout(const fp_net *net, int64_t cap, int64_t *z, int64_t *a, in
     }
     d[0] = at;
     d[1] = at + cap * widest;
-    return at + 2 * cap * widest;
+    at += 2 * cap * widest;
+    for (int l = 0; l < net->n_layers; l++) {
+        drop[l] = -1;
+        if (fp_net_dropout(net, l) > 0) {
+            drop[l] = at;
+            at += 2 * cap * net->sizes[l + 1];
+        }
+    }
+    return at;
 }
 
 int64_t fp_net_workspace_size(const fp_net *net, int64_t cap)
 {
-    int64_t z[FP_MAX_LAYERS], a[FP_MAX_LAYERS], d[2];
-    return fp_net_layout(net, cap, z, a, d);
+    int64_t z[FP_MAX_LAYERS], a[FP_MAX_LAYERS], d[2], drop[FP_MAX_LAYERS];
+    return fp_net_layout(net, cap, z, a, d, drop);
 }
 
 #define FP_DOUBLE
