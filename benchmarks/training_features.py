@@ -46,6 +46,7 @@ def variants():
                                                    restore_best_weights=False)]},
         "metrics=['accuracy']": {"metrics": ["accuracy"]},
         "sample_weight": {"sample_weight": "ones"},
+        "Dropout(0.2) after each hidden layer": {"dropout": 0.2},
     }
 
 
@@ -54,23 +55,31 @@ def make_case(name, sizes, batch, n, dtype, epochs, seed=0):
     X = rng.normal(size=(n, sizes[0])).astype(dtype)
     if sizes[-1] == 1:
         y = (X[:, :1] > 0).astype(dtype)
-        make = lambda: fp.Network([fp.Dense(sizes[0], sizes[1], "sigmoid"),   # noqa: E731
-                                   fp.Dense(sizes[1], 1, "sigmoid")], loss="mse", dtype=dtype,
-                                  seed=seed)
+        hidden, output, loss = "sigmoid", "sigmoid", "mse"
     else:
         y = rng.integers(0, sizes[-1], size=n)
-        make = lambda: fp.mlp(sizes, hidden="relu", output="softmax",   # noqa: E731
-                              loss="cross_entropy", dtype=dtype, seed=seed)
+        hidden, output, loss = "relu", "softmax", "cross_entropy"
+
+    def make(dropout=0.0):
+        layers = []
+        for i in range(len(sizes) - 1):
+            last = i == len(sizes) - 2
+            layers.append(fp.Dense(sizes[i], sizes[i + 1], output if last else hidden))
+            if dropout and not last:
+                layers.append(fp.Dropout(dropout))
+        return fp.Network(layers, loss=loss, dtype=dtype, seed=seed)
     return {"name": name, "sizes": sizes, "batch": batch, "n": n, "dtype": dtype,
             "epochs": epochs, "X": X, "y": y, "make": make}
 
 
 def fitter(case, kwargs):
     """A zero-argument function running one fit call of the case with the feature on."""
-    net = case["make"]()
+    net = case["make"](kwargs.get("dropout", 0.0))
     opt = fp.SGD(lr=0.01, momentum=0.9)
     kw = {}
     for key, value in kwargs.items():
+        if key == "dropout":
+            continue
         if key in ("schedule", "callbacks"):
             value = value()
         if key == "sample_weight":

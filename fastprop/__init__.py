@@ -11,7 +11,7 @@ from fastprop import _core
 from fastprop.activations import ACTIVATIONS
 from fastprop.gradients import GradcheckResult, gradcheck, numerical_gradient
 from fastprop.losses import LOSSES
-from fastprop._model import NonFiniteResultError
+from fastprop._model import Dropout, NonFiniteResultError
 from fastprop.io import save
 from fastprop.network import Dense, Network, load, mlp
 from fastprop import optim as _optim
@@ -23,7 +23,7 @@ from fastprop import schedules
 __version__ = "0.1.0"
 
 # The optimizers are optim.__all__: a new one is public by its class in fastprop/optim.py.
-__all__ = ["Network", "Dense", "mlp", *_optim.__all__, "numerical_gradient", "gradcheck",
+__all__ = ["Network", "Dense", "Dropout", "mlp", *_optim.__all__, "numerical_gradient", "gradcheck",
            "GradcheckResult", "NonFiniteResultError", "fit", "History", "TrainingDivergedError",
            "save", "load", "Callback", "EarlyStopping", "ModelCheckpoint", "schedules", "set_num_threads", "get_num_threads", "simd_path", "ACTIVATIONS",
            "LOSSES", "__version__"]

@@ -291,10 +291,33 @@ class OneCycleLR(Schedule):
         if k == 0:
             return np.empty(0, dtype=np.float64)
         phases = self._phases(self._total)
-        out = np.array([self._rate(phases, step) for step in range(self._step, self._step + k)],
-                       dtype=np.float64)
+        out = np.array(self._rates(phases, self._step, self._step + k), dtype=np.float64)
         self._step += k
         self._lr = float(out[-1])
+        return out
+
+    def _rates(self, phases, first, end):
+        """_rate for the steps first..end-1, phase by phase: the same operations on the same
+        values (so the same bits), without finding the phase and the constants again for every
+        step (a per-sample fit asks for a rate a step)."""
+        ends = [p[0] for p in phases]
+        if any(a > b for a, b in zip(ends, ends[1:])):      # phases out of order: one by one
+            return [self._rate(phases, step) for step in range(first, end)]
+        out, step, start_step, cos, pi = [], first, 0.0, math.cos, math.pi
+        for i, (end_step, start_lr, end_lr) in enumerate(phases):
+            stop = end if i == len(phases) - 1 else min(end, math.floor(end_step) + 1)
+            if step < stop:
+                span = end_step - start_step
+                if self.anneal_strategy == "cos":
+                    half = (start_lr - end_lr) / 2.0
+                    out += [end_lr + half * (cos(pi * ((s - start_step) / span)) + 1)
+                            for s in range(step, stop)]
+                else:
+                    rise = end_lr - start_lr
+                    out += [rise * ((s - start_step) / span) + start_lr
+                            for s in range(step, stop)]
+                step = stop
+            start_step = end_step
         return out
 
     def _rate(self, phases, step):
