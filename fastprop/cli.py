@@ -1,5 +1,6 @@
-"""The `fastprop` command: `info`, `bench` (the headline: backprop against finite differences)
-and `demo` (small networks trained on data that ships with the package)."""
+"""The `fastprop` command: `info`, `bench` (the headline: backprop against finite differences),
+`demo` (small networks trained on data that ships with the package) and `explain` (one
+weight's gradient derived by the chain rule, then one SGD step)."""
 import argparse
 import platform
 import sys
@@ -30,6 +31,9 @@ def build_parser():
     from fastprop import bench, demo
     bench.add_parser(sub)
     demo.add_parser(sub)
+    # by the module's path: `fastprop.explain` is also the name of the function it exports
+    from fastprop.explain import add_parser as add_explain_parser
+    add_explain_parser(sub)
     return parser
 
 
