@@ -84,22 +84,22 @@ def _softmax(z):
 
 @dataclass
 class Explanation:
-    """The chain rule behind one entry of the gradient (see `explain`).
+    """The chain rule behind one entry of the gradient, as `explain` returns it; str() is the
+    derivation as `fastprop explain` prints it.
 
-    factors: [(meaning, value), ...] in the chain's order, from the loss back to the weight;
-    their product is `gradient`. gradient: the chain rule's total, dL/dw. backprop: the entry
-    of net.backprop's gradient at the same place. numerical: a central finite difference of
-    net.loss in that one parameter (fastprop.numerical_gradient). str() is the derivation as
-    `fastprop explain` prints it.
-
-    Also: weight (its name, "layers[0].W[0, 1]"), index (its place in net.params), value (its
-    value), loss (the loss at X, y), deltas ([(layer, delta)], delta = dL/dz of that layer,
-    from the output down to the weight's layer, one sample; several samples: their mean),
-    paths (True when the weight reaches the loss by several paths, summed in one factor; str()
-    then shows the deltas),
-    samples (several samples: one Explanation per sample, of that sample's own loss L_s;
-    empty for one), forward (lines showing the forward pass, one sample), rtol and atol (the
-    agreement's tolerances)."""
+    factors    [(meaning, value), ...] in the chain's order, from the loss back to the weight
+    gradient   the chain rule's total, dL/dw: the product of the factors' values
+    backprop   the entry of net.backprop's gradient at the same place
+    numerical  a central finite difference of net.loss in that one parameter
+    agree      True when the three agree within atol + rtol * |dL/dw| (see the property)
+    weight, index, value   the parameter's name ("layers[0].W[0, 1]"), its place in
+               net.params, its value
+    loss       the loss at (X, y)
+    deltas     [(layer, delta)], delta = dL/dz of that layer, from the output down to the
+               weight's layer (several samples: the mean over them)
+    paths      True when the weight reaches the loss by several paths: one factor is their sum
+    samples    several samples: one Explanation each, of that sample's own loss L_s
+    forward    the forward pass, as lines of text (one sample)"""
     weight: str
     index: int
     value: float
@@ -122,6 +122,11 @@ class Explanation:
         g = self.gradient
         return all(abs(g - o) <= self.atol + self.rtol * max(abs(g), abs(o))
                    for o in (self.backprop, self.numerical))
+
+    def __repr__(self):
+        return (f"Explanation(weight={self.weight!r}, gradient={self.gradient!r}, "
+                f"backprop={self.backprop!r}, numerical={self.numerical!r}, "
+                f"factors={len(self.factors)}, agree={self.agree})")
 
     def __str__(self):
         lines = [f"∂L/∂w for w = {self.weight} = {self.value:.6g} (params[{self.index}]), "
@@ -246,13 +251,15 @@ def _output_delta(loss, act, z, a, t):
     return g_a, slope, g_a * slope
 
 
-def _loss_words(loss, act, m, y, yh, z):
-    """The first factor's meaning: dL/dy_hat (or dL/dz_out when fused) in words."""
+def _loss_words(loss, act, m, y, yh, z, t_sum):
+    """The first factor's meaning: dL/dy_hat (or dL/dz_out when fused) in words; t_sum is the
+    sum of the sample's targets (cross-entropy's gradient has it: 1 for one-hot rows)."""
     per = f"/{m}" if m > 1 else ""
     if loss == "mse":
         return f"∂L/∂{yh} = 2({yh} − {y}){per}, mse's slope at the output"
     if loss == "cross_entropy":
-        return (f"∂L/∂{z} = {yh}·Σy − {y}, cross-entropy and softmax together "
+        first = yh if t_sum == 1.0 else f"{yh}·Σy"
+        return (f"∂L/∂{z} = {first} − {y}, cross-entropy and softmax together "
                 f"(from the logits)")
     if act == "sigmoid":
         return (f"∂L/∂{z} = ({yh} − {y}){per}, binary cross-entropy and sigmoid together "
@@ -292,13 +299,13 @@ def _sample_chain(lay, loss, x, t, layer, i, j, param):
         fused = g_a is None
         if fused:
             factors.append((_loss_words(loss, act_o, widths[out], _unit("y", k, widths[out]),
-                                        a_(out, k), z_(out, k)), g_z[k]))
+                                        a_(out, k), z_(out, k), t.sum()), g_z[k]))
         elif act_o == "softmax":               # every output depends on z_out[k]
             factors.append((f"∂L/∂{z_(out, k)} = Σ_c ∂L/∂ŷ[c]·∂ŷ[c]/∂{z_(out, k)}, softmax "
                             f"couples the outputs", g_z[k]))
         else:
             factors.append((_loss_words(loss, act_o, widths[out], _unit("y", k, widths[out]),
-                                        a_(out, k), z_(out, k)), g_a[k]))
+                                        a_(out, k), z_(out, k), t.sum()), g_a[k]))
             words = _RULES[act_o][2].format(a=a_(out, k), z=z_(out, k))
             factors.append((f"∂{a_(out, k)}/∂{z_(out, k)} = {words}", slope_o[k]))
         for m in range(out - 1, layer - 1, -1):
@@ -409,6 +416,9 @@ def explain(net, X, y, layer=0, i=0, j=0, param="W"):
     i, j or param out of range and for X or y as the network refuses them; nothing is
     changed, by any call."""
     check_network(net)
+    if net.loss_name not in ("mse", "binary_cross_entropy", "cross_entropy"):
+        raise ValueError(f"net: explain does not know the derivative of the loss "
+                         f"{net.loss_name!r}")
     layer, i, j = _check_position(net, layer, i, j, param)
     lay = _Layers(net)
     Xc, Y = _inputs(net, X, y)
