@@ -368,16 +368,25 @@ def _check_position(net, layer, i, j, param):
     return layer, i, j
 
 
+def _as_array(a):
+    """np.asarray(a), or None when it cannot be one (net._inputs then says why, naming it)."""
+    try:
+        return np.asarray(a)
+    except (ValueError, TypeError):
+        return None
+
+
 def _inputs(net, X, y):
-    """X and y checked as the network checks them; a single sample X of shape (n_in,) (and its
-    y: a number, or (n_out,)) is taken as one row."""
-    arr = X if isinstance(X, np.ndarray) else (np.asarray(X) if isinstance(X, (list, tuple))
-                                               else X)
-    if isinstance(arr, np.ndarray) and arr.ndim == 1 and arr.shape[0] == net.n_in:
+    """X and y checked as the network checks them; a single sample X of shape (n_in,) is
+    taken as one row, with its y a number or (n_out,) (or a label (1,) for cross-entropy)."""
+    arr = _as_array(X)
+    if arr is not None and arr.ndim == 1 and arr.shape[0] == net.n_in and arr.dtype.kind in "biuf":
         X = arr.reshape(1, -1)
-        if y is not None and not isinstance(y, (str, bytes)):
-            y_arr = np.asarray(y)
-            y = y_arr.reshape(1) if y_arr.ndim == 0 else y_arr.reshape(1, -1)
+        y_arr = None if isinstance(y, (str, bytes)) or y is None else _as_array(y)
+        if y_arr is not None and y_arr.ndim == 0:
+            y = y_arr.reshape(1)
+        elif y_arr is not None and y_arr.ndim == 1 and y_arr.shape[0] == net.n_out:
+            y = y_arr.reshape(1, -1)
     return net._inputs(X, y)
 
 

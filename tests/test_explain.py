@@ -110,6 +110,15 @@ def test_one_sample_as_a_vector_is_the_same_as_one_row():
     assert a.factors == b.factors and a.gradient == b.gradient and a.backprop == b.backprop
 
 
+def test_one_sample_vector_takes_a_label_or_a_one_hot_row():
+    net = fp.mlp([2, 3, 3], hidden="tanh", output="softmax", loss="cross_entropy", seed=0)
+    x = np.array([0.5, -0.3])
+    want = explain(net, x[None], np.array([2]), layer=0, i=1, j=1)
+    for y in (2, [2], [0.0, 0.0, 1.0], np.array([[0.0, 0.0, 1.0]])):
+        got = explain(net, x, y, layer=0, i=1, j=1)
+        assert got.gradient == want.gradient and got.factors == want.factors
+
+
 # ---- other networks, against backprop --------------------------------------------------------
 def every_position(net, with_bias=True):
     for layer, dense in enumerate(net.layers):
