@@ -44,10 +44,11 @@ def _gradcheck_line(net, X, y):
 
 def tutorial(seed):
     import fastprop as fp
-    net = fp.Network([fp.Dense(2, 3, "sigmoid"), fp.Dense(3, 1, "sigmoid")], loss="mse",
-                     seed=seed)
-    X, y = np.array([[1.0, 1.0]]), np.array([0.0])
-    _train("1. The tutorial network, 2-3-1 sigmoid, on its single example X = [[1, 1]], y = [0]",
+    # the network `fastprop explain` derives: one definition of it (fastprop/explain.py)
+    from fastprop.explain import tutorial_network
+    net, X, y = tutorial_network(seed)
+    _train("1. The tutorial network, 2-3-1 sigmoid, weights uniform in [0, 1), on its one "
+           "example (1, 1) -> 0",
            net, X, y, epochs=200, batch_size=1, optimizer=fp.SGD(lr=0.5), seed=seed)
     print(f"  output for [1, 1]: {net.predict(X)[0, 0]:.4f} (target 0)")
     return _gradcheck_line(net, X, y)
