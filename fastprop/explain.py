@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fastprop._cli_util import CommandError, int_option
-from fastprop._model import Dense, check_network
+from fastprop._model import Dense, Dropout, check_network
 from fastprop._validation import as_int
 from fastprop.gradients import numerical_gradient
 
@@ -171,17 +171,17 @@ def _vector(v, shown=6):
     return f"[{body}{more}]" if v.size > 1 else f"{v[0]:.6g}"
 
 
-def _symbols(n_layers):
-    """(z, a) names of each layer: the tutorial's z_h, a_h, z_out and ŷ for one hidden layer,
-    z0, a0, z1, ... (the layers' indices) for more."""
+def _symbols(positions):
+    """(z, a) names of each Dense layer, given their positions in net.layers: the tutorial's
+    z_h, a_h, z_out and ŷ for one hidden layer; z0, a0, z1, ... (the positions) for more."""
     names = []
-    for m in range(n_layers):
-        if m == n_layers - 1:
+    for m, pos in enumerate(positions):
+        if m == len(positions) - 1:
             names.append(("z_out", "ŷ"))
-        elif n_layers == 2:
+        elif len(positions) == 2:
             names.append(("z_h", "a_h"))
         else:
-            names.append((f"z{m}", f"a{m}"))
+            names.append((f"z{pos}", f"a{pos}"))
     return names
 
 
@@ -190,17 +190,20 @@ def _unit(symbol, k, width):
 
 
 class _Layers:
-    """The network's layers in float64 with their offsets in params, checked for what
-    explain can follow."""
+    """The network's Dense layers in float64 with their offsets in params and positions in
+    net.layers, checked for what explain can follow. A Dropout is the identity outside fit
+    (in backprop, numerical_gradient and loss too): it is skipped."""
 
     def __init__(self, net):
         p = np.asarray(net.params, dtype=np.float64)
-        self.W, self.b, self.acts, self.offsets = [], [], [], []
+        self.W, self.b, self.acts, self.offsets, self.pos = [], [], [], [], []
         offset = 0
         for k, layer in enumerate(net.layers):
+            if isinstance(layer, Dropout):
+                continue
             if not isinstance(layer, Dense):
-                raise ValueError(f"net: explain follows networks of Dense layers; layers[{k}] "
-                                 f"is a {type(layer).__name__}")
+                raise ValueError(f"net: explain follows networks of Dense (and Dropout) "
+                                 f"layers; layers[{k}] is a {type(layer).__name__}")
             if layer.activation not in _RULES and layer.activation != "softmax":
                 raise ValueError(f"net: explain does not know the derivative of layers[{k}]'s "
                                  f"activation {layer.activation!r}; it knows "
@@ -216,6 +219,7 @@ class _Layers:
             self.b.append(b)
             self.acts.append(layer.activation)
             self.offsets.append((w_offset, b_offset))
+            self.pos.append(k)
         if offset != net.n_params:
             raise ValueError(f"net: its layers' W and b add up to {offset} parameters, but "
                              f"net.params holds {net.n_params}; explain cannot place them")
@@ -268,11 +272,13 @@ def _loss_words(loss, act, m, y, yh, z, t_sum):
 
 
 def _sample_chain(lay, loss, x, t, layer, i, j, param):
-    """For one sample x (n_in,), t (n_out,): (factors, deltas, paths, zs, as_) of dL_s/dw;
-    paths: the weight reaches the loss by several paths, whose sum is one factor."""
+    """For one sample x (n_in,), t (n_out,): (factors, deltas, paths, zs, as_) of dL_s/dw for
+    the weight of Dense layer number `layer` (an index into lay, not net.layers); paths: the
+    weight reaches the loss by several paths, whose sum is one factor."""
     n_layers = len(lay.W)
     out = n_layers - 1
-    names = _symbols(n_layers)
+    names = _symbols(lay.pos)
+    pos = lay.pos
     widths = [W.shape[1] for W in lay.W]
     zs, as_ = lay.forward(x)
 
@@ -310,14 +316,15 @@ def _sample_chain(lay, loss, x, t, layer, i, j, param):
             factors.append((f"∂{a_(out, k)}/∂{z_(out, k)} = {words}", slope_o[k]))
         for m in range(out - 1, layer - 1, -1):
             u = j if m == layer else 0
-            factors.append((f"∂{z_(m + 1, 0)}/∂{a_(m, u)} = layers[{m + 1}].W[{u}, 0], the "
+            factors.append((f"∂{z_(m + 1, 0)}/∂{a_(m, u)} = layers[{pos[m + 1]}].W[{u}, 0], the "
                             f"weight between them", lay.W[m + 1][u, 0]))
             words = _RULES[lay.acts[m]][2].format(a=a_(m, u), z=z_(m, u))
             factors.append((f"∂{a_(m, u)}/∂{z_(m, u)} = {words}", slopes[m][u]))
     else:
-        factors.append((f"∂L/∂{a_(layer, j)} = Σ_k δ{layer + 1}[k]·layers[{layer + 1}].W[{j}, "
-                        f"k], summed over the {widths[layer + 1]} units of "
-                        f"layers[{layer + 1}]", back[layer][j]))
+        nxt = pos[layer + 1]
+        factors.append((f"∂L/∂{a_(layer, j)} = Σ_k δ{nxt}[k]·layers[{nxt}].W[{j}, k], summed "
+                        f"over the {widths[layer + 1]} units of layers[{nxt}]",
+                        back[layer][j]))
         words = _RULES[lay.acts[layer]][2].format(a=a_(layer, j), z=z_(layer, j))
         factors.append((f"∂{a_(layer, j)}/∂{z_(layer, j)} = {words}", slopes[layer][j]))
     if param == "b":
@@ -329,7 +336,7 @@ def _sample_chain(lay, loss, x, t, layer, i, j, param):
         factors.append((f"∂{z_(layer, j)}/∂w = {src_name}, the value the weight multiplies",
                         float(src[i])))
     return ([(meaning, float(v)) for meaning, v in factors],
-            [(m, deltas[m]) for m in range(out, layer - 1, -1)], not single_path, zs, as_)
+            [(pos[m], deltas[m]) for m in range(out, layer - 1, -1)], not single_path, zs, as_)
 
 
 def _index(lay, layer, i, j, param):
@@ -345,7 +352,11 @@ def _check_position(net, layer, i, j, param):
     layer = as_int(layer, "layer")
     if not 0 <= layer < n:
         raise ValueError(f"layer: expected a layer index in [0, {n}) (the network has {n} "
-                         f"Dense layers), got {layer}")
+                         f"layers), got {layer}")
+    if isinstance(net.layers[layer], Dropout):
+        dense = [k for k, l in enumerate(net.layers) if not isinstance(l, Dropout)]
+        raise ValueError(f"layer: expected the index of a Dense layer (one of {dense}), got "
+                         f"{layer}, a Dropout, which has no parameters")
     if not isinstance(param, str):
         raise TypeError(f"param: expected 'W' or 'b', got {type(param).__name__}")
     if param not in ("W", "b"):
@@ -354,8 +365,8 @@ def _check_position(net, layer, i, j, param):
     i, j = as_int(i, "i"), as_int(j, "j")
     if param == "b":
         if dense.b is None:
-            raise ValueError(f"param: layers[{layer}] has no bias (built with bias=False); "
-                             f"expected 'W'")
+            raise ValueError(f"param: expected 'W': layers[{layer}] has no bias (it was "
+                             f"made with bias=False), got 'b'")
         if i != 0:
             raise ValueError(f"i: expected 0 with param='b' (a bias b[j] has no input "
                              f"unit), got {i}")
@@ -404,9 +415,10 @@ def explain(net, X, y, layer=0, i=0, j=0, param="W"):
     entry of net.backprop(X, y)'s gradient and `numerical` a central finite difference.
 
     The weight is net.layers[layer].W[i, j], from input unit i to output unit j of that Dense
-    layer (param="b": the bias b[j], with i = 0). For an output-layer weight the chain is
-    dL/dy_hat · dy_hat/dz · dz/dw; for a hidden one it goes on through each layer above,
-    dz_out/da_h · da_h/dz_h, down to dz_h/dw. Where the loss is taken from the logits
+    layer (param="b": the bias b[j], with i = 0); a Dropout is the identity here, as in
+    backprop (it acts during fit only), so the chain passes through it. For an output-layer
+    weight the chain is dL/dy_hat · dy_hat/dz · dz/dw; for a hidden one it goes on through
+    each layer above, dz_out/da_h · da_h/dz_h, down to dz_h/dw. Where the loss is taken from the logits
     (sigmoid + binary cross-entropy, softmax + cross-entropy) dL/dz_out is one factor, and so
     it is for a softmax output under another loss, whose Jacobian couples the outputs. Where
     the weight reaches the loss by several paths (a layer above it with more than one unit),
@@ -430,9 +442,10 @@ def explain(net, X, y, layer=0, i=0, j=0, param="W"):
                          f"{net.loss_name!r}")
     layer, i, j = _check_position(net, layer, i, j, param)
     lay = _Layers(net)
+    d = lay.pos.index(layer)                   # the weight's layer among the Dense ones
     Xc, Y = _inputs(net, X, y)
     loss, grad = net.backprop(Xc, Y)
-    index = _index(lay, layer, i, j, param)
+    index = _index(lay, d, i, j, param)
     numerical = _numerical(net, Xc, Y, index)
     rtol, atol = _TOLERANCE[net.dtype]
     atol *= max(1.0, abs(loss))
@@ -442,7 +455,7 @@ def explain(net, X, y, layer=0, i=0, j=0, param="W"):
     common = dict(weight=name, index=index, value=value, rtol=rtol, atol=atol)
     if Xc.shape[0] == 1:
         factors, deltas, paths, zs, as_ = _sample_chain(lay, net.loss_name, X64[0], Y64[0],
-                                                        layer, i, j, param)
+                                                        d, i, j, param)
         forward = _forward_lines(lay, X64[0], Y64[0], zs, as_)
         return Explanation(loss=loss, factors=factors, gradient=math.prod(v for _, v in factors),
                            backprop=float(grad[index]), numerical=numerical, deltas=deltas,
@@ -461,7 +474,7 @@ def explain(net, X, y, layer=0, i=0, j=0, param="W"):
 
 
 def _forward_lines(lay, x, t, zs, as_):
-    names = _symbols(len(lay.W))
+    names = _symbols(lay.pos)
     lines = [f"forward pass: x = {_vector(x)}"]
     for (z_name, a_name), z, a, act in zip(names, zs, as_, lay.acts):
         z_text, a_text = f"{z_name} = {_vector(z)}", f"{a_name} = {act}({z_name}) = {_vector(a)}"
@@ -475,17 +488,13 @@ def _forward_lines(lay, x, t, zs, as_):
 
 # ---- the `fastprop explain` command -------------------------------------------------------
 def tutorial_network(seed=0):
-    """(net, X, y): the tutorial's network, 2 inputs -> 3 sigmoid -> 1 sigmoid, mse, its
-    weights uniform in [0, 1) from `seed` (a numpy Generator's draws, in params order), and
-    its one example, X = [[1, 1]], y = [0]."""
+    """(net, X, y): the tutorial's network, 2 inputs -> 3 sigmoid -> 1 sigmoid without biases
+    (9 weights), mse, its weights uniform in [0, 1) from `seed`, and its one example,
+    X = [[1, 1]], y = [0]."""
     import fastprop as fp
-    net = fp.Network([fp.Dense(2, 3, "sigmoid"), fp.Dense(3, 1, "sigmoid")], loss="mse",
-                     seed=seed)
-    rng = np.random.default_rng(seed)
-    for layer in net.layers:
-        layer.W = rng.random(layer.W.shape)
-        layer.b = np.zeros(layer.n_out)
-    return net, np.array([[1.0, 1.0]]), np.array([0.0])
+    layers = [fp.Dense(2, 3, "sigmoid", bias=False, init="uniform(0, 1)"),
+              fp.Dense(3, 1, "sigmoid", bias=False, init="uniform(0, 1)")]
+    return fp.Network(layers, loss="mse", seed=seed), np.array([[1.0, 1.0]]), np.array([0.0])
 
 
 def _positive_float(text):
@@ -525,7 +534,7 @@ def run(args):
     except ValueError as exc:          # an index out of range for this network
         raise CommandError(str(exc)) from None
     print(f"fastprop explain: the tutorial's 2-3-1 sigmoid network, loss mse, weights uniform "
-          f"in [0, 1) from seed {args.seed}, biases 0")
+          f"in [0, 1) from seed {args.seed}, no biases")
     print(e)
     before_all = net.params.copy()
     _, grad = net.backprop(X, y)

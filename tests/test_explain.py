@@ -11,6 +11,7 @@ import pytest
 
 import fastprop as fp
 from fastprop.explain import Explanation, explain, tutorial_network
+from fastprop.network import Dropout
 
 RTOL = 1e-8      # chain rule against backprop and finite differences, float64
 ACTIVATIONS = [a for a in fp.ACTIVATIONS if a != "softmax"]
@@ -21,7 +22,7 @@ def _sigmoid(z):
 
 
 def hand_network():
-    """The tutorial's 2-3-1 sigmoid network with weights a reader can follow, biases 0."""
+    """The tutorial's 2-3-1 sigmoid network without biases, with weights a reader can follow."""
     net, X, y = tutorial_network(0)
     net.layers[0].W = [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]
     net.layers[1].W = [[0.7], [0.8], [0.9]]
@@ -57,6 +58,7 @@ def test_output_weight_factors_are_the_tutorials_three_by_hand():
     assert e.gradient == pytest.approx(np.prod(expected), rel=1e-12)
     assert e.loss == pytest.approx(y_hat ** 2, rel=1e-12)
     assert e.value == 0.9 and e.weight == "layers[1].W[2, 0]"
+    assert e.index == 6 + 2           # after W1's six weights: no b1 in a bias-free layout
     assert_consistent(e)
 
 
@@ -122,6 +124,8 @@ def test_one_sample_vector_takes_a_label_or_a_one_hot_row():
 # ---- other networks, against backprop --------------------------------------------------------
 def every_position(net, with_bias=True):
     for layer, dense in enumerate(net.layers):
+        if isinstance(dense, Dropout):
+            continue
         for i in range(dense.n_in):
             for j in range(dense.n_out):
                 yield dict(layer=layer, i=i, j=j)
@@ -249,6 +253,21 @@ def test_several_samples_mean_of_each_samples_chain():
     assert "5 samples" in str(e)
 
 
+def test_layers_without_bias_and_with_dropout_are_placed_right():
+    rng = np.random.default_rng(12)
+    X, y = rng.normal(size=(2, 3)), rng.normal(size=(2, 2))
+    net = fp.Network([fp.Dense(3, 4, "tanh", bias=False), fp.Dense(4, 2, "identity")], seed=1)
+    check_every_entry(net, X, y)
+    assert explain(net, X, y, layer=1, j=1, param="b").index == 12 + 8 + 1
+    net = fp.Network([fp.Dense(3, 4, "relu"), Dropout(0.3), fp.Dense(4, 3, "sigmoid"),
+                      Dropout(0.5), fp.Dense(3, 2, "identity", bias=False)], seed=2)
+    check_every_entry(net, X, y)      # Dropout is the identity in backprop: skipped
+    e = explain(net, X[:1], y[:1], layer=2, i=1, j=0)
+    assert e.weight == "layers[2].W[1, 0]" and e.value == net.layers[2].W[1, 0]
+    assert [pos for pos, _ in e.deltas] == [4, 2]
+    assert "layers[4].W[0, k]" in e.factors[0][0]
+
+
 def test_float32_network_agrees_within_float32s_tolerance():
     net = fp.mlp([2, 3, 1], hidden="tanh", output="sigmoid", loss="mse", dtype="float32",
                  seed=0)
@@ -291,13 +310,27 @@ def test_read_only_params_are_explained_and_left_alone():
     (dict(j="0"), TypeError, "j"),
     (dict(param="w"), ValueError, "param"),
     (dict(param=None), TypeError, "param"),
-    (dict(param="b", i=1), ValueError, "i"),
-    (dict(param="b", layer=1, j=1), ValueError, "j"),
+    (dict(param="b"), ValueError, "param"),         # the tutorial's layers have no bias
 ])
 def test_bad_positions_are_refused_naming_the_argument(kwargs, exc, name):
     net, X, y = hand_network()
     before = net.params.copy()
     with pytest.raises(exc, match=rf"^{name}: expected"):
+        explain(net, X, y, **kwargs)
+    assert np.array_equal(net.params, before)
+
+
+@pytest.mark.parametrize("kwargs,name", [
+    (dict(param="b", i=1), "i"),
+    (dict(param="b", layer=2, j=1), "j"),
+    (dict(param="b", layer=3), "layer"),
+    (dict(layer=1, i=0), "layer"),               # layers[1] is the Dropout
+])
+def test_bad_bias_and_dropout_positions_are_refused(kwargs, name):
+    net = fp.Network([fp.Dense(2, 3, "tanh"), Dropout(0.5), fp.Dense(3, 1, "identity")])
+    X, y = np.array([[0.5, 0.1]]), np.array([0.2])
+    before = net.params.copy()
+    with pytest.raises(ValueError, match=rf"^{name}: expected"):
         explain(net, X, y, **kwargs)
     assert np.array_equal(net.params, before)
 
@@ -376,13 +409,15 @@ def test_command_refuses_bad_options_with_status_2(capsys, argv, text):
     assert text in capsys.readouterr().err
 
 
-def test_tutorial_network_is_uniform_in_0_1_from_the_seed():
+def test_tutorial_network_is_bias_free_and_uniform_in_0_1_from_the_seed():
     a, X, y = tutorial_network(0)
     b, _, _ = tutorial_network(0)
     c, _, _ = tutorial_network(1)
     assert np.array_equal(a.params, b.params) and not np.array_equal(a.params, c.params)
-    weights = np.concatenate([l.W.ravel() for l in a.layers])
-    assert weights.size == 9 and np.all((0 <= weights) & (weights < 1))
+    assert a.n_params == 9 and all(l.b is None for l in a.layers)
+    assert [(l.n_in, l.n_out, l.activation) for l in a.layers] == [(2, 3, "sigmoid"),
+                                                                   (3, 1, "sigmoid")]
+    assert np.all((0 <= a.params) & (a.params < 1)) and a.loss_name == "mse"
     assert X.tolist() == [[1.0, 1.0]] and y.tolist() == [0.0]
 
 
