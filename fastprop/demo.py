@@ -2,7 +2,8 @@
 loss fall epoch by epoch on a live progress line, and ends each with a gradient check
 (backprop against central differences). Runs in seconds.
 
-1. the tutorial's 2-3-1 sigmoid network on its single example X = [[1, 1]], y = [0];
+1. the tutorial's 2-3-1 sigmoid network without biases on its single example X = [[1, 1]],
+   y = [0] (the network `fastprop explain` derives);
 2. XOR, the classic problem a network without a hidden layer cannot solve;
 3. three interleaved spirals (fastprop/data/spirals.npz), a small multi-class problem.
 This file only calls the public API; it must not reach into the compiled modules."""
@@ -47,8 +48,8 @@ def tutorial(seed):
     # the network `fastprop explain` derives: one definition of it (fastprop/explain.py)
     from fastprop.explain import tutorial_network
     net, X, y = tutorial_network(seed)
-    _train("1. The tutorial network, 2-3-1 sigmoid, weights uniform in [0, 1), on its one "
-           "example (1, 1) -> 0",
+    _train("1. The tutorial network: 2-3-1 sigmoid, no biases, weights uniform in [0, 1); its "
+           "one example (1, 1) -> 0",
            net, X, y, epochs=200, batch_size=1, optimizer=fp.SGD(lr=0.5), seed=seed)
     print(f"  output for [1, 1]: {net.predict(X)[0, 0]:.4f} (target 0)")
     return _gradcheck_line(net, X, y)
