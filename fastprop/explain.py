@@ -474,6 +474,7 @@ def explain(net, X, y, layer=0, i=0, j=0, param="W"):
 
 
 def _forward_lines(lay, x, t, zs, as_):
+    """The forward pass of one sample, as str() shows it: each layer's z and a."""
     names = _symbols(lay.pos)
     lines = [f"forward pass: x = {_vector(x)}"]
     for (z_name, a_name), z, a, act in zip(names, zs, as_, lay.acts):
@@ -508,6 +509,7 @@ def _positive_float(text):
 
 
 def add_parser(sub):
+    """Registers `fastprop explain` on the subparsers `sub` (fastprop.cli)."""
     p = sub.add_parser("explain", help="derive one weight's gradient by the chain rule",
                        description="Derives dL/dw for one weight of the tutorial's 2-3-1 "
                                    "sigmoid network (input (1, 1), target 0, mse) factor by "
@@ -527,6 +529,8 @@ def add_parser(sub):
 
 
 def run(args):
+    """`fastprop explain`: the derivation, then one SGD step checked against the update rule.
+    Exit status 0 when both agree."""
     import fastprop as fp
     net, X, y = tutorial_network(args.seed)
     try:
