@@ -19,13 +19,14 @@ from fastprop.optim import *  # noqa: F401,F403  every optimizer class: optim.__
 from fastprop.training import History, TrainingDivergedError, fit
 from fastprop.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from fastprop import schedules
+from fastprop.explain import Explanation, explain
 
 __version__ = "0.1.0"
 
 # The optimizers are optim.__all__: a new one is public by its class in fastprop/optim.py.
 __all__ = ["Network", "Dense", "Dropout", "mlp", *_optim.__all__, "numerical_gradient", "gradcheck",
            "GradcheckResult", "NonFiniteResultError", "fit", "History", "TrainingDivergedError",
-           "save", "load", "Callback", "EarlyStopping", "ModelCheckpoint", "schedules", "set_num_threads", "get_num_threads", "simd_path", "ACTIVATIONS",
+           "save", "load", "Callback", "EarlyStopping", "ModelCheckpoint", "schedules", "explain", "Explanation", "set_num_threads", "get_num_threads", "simd_path", "ACTIVATIONS",
            "LOSSES", "__version__"]
 
 

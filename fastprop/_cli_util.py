@@ -1,4 +1,4 @@
-"""What the `fastprop` command and its subcommands (bench, demo) share: the error a command
+"""What the `fastprop` command and its subcommands (bench, demo, explain) share: the error a command
 raises for options it cannot honour, and an argparse integer type. It imports nothing of
 fastprop, so cli.py imports bench.py and demo.py and they never import cli.py back."""
 import argparse

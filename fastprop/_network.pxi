@@ -12,7 +12,7 @@
 from cython cimport floating
 from libc.stdint cimport int64_t, int32_t, uint8_t, uint64_t
 from libc.string cimport memcpy
-from libc.math cimport INFINITY
+from libc.math cimport INFINITY, M_PI, cos
 
 from fastprop._csrc cimport *
 
@@ -565,3 +565,26 @@ def repeat_passes(NetSpec spec, const floating[::1] params, const floating[:, ::
                 else:
                     value = fp_s_net_loss(&net, &params[0], n, &X[0, 0], &Y[0, 0], &ws[0], cap)
     return value
+
+
+def anneal_rates(double start_step, double end_step, double start_lr, double end_lr,
+                 bint cosine, int64_t first, int64_t stop):
+    """OneCycleLR's rates for the steps first..stop-1 of one phase (fastprop.schedules), each
+    by the operations torch's get_lr performs on Python floats, in that order (libm's cos is
+    the one math.cos calls): the same bits, without a Python operation a step."""
+    if stop < first:
+        raise ValueError(f"stop: expected a step >= first = {first}, got {stop}")
+    out = np.empty(stop - first)
+    cdef double[::1] o = out
+    cdef double span = end_step - start_step, half = (start_lr - end_lr) / 2.0
+    cdef double rise = end_lr - start_lr
+    cdef int64_t s
+    if span == 0:
+        raise ValueError("end_step: expected a phase of nonzero length")
+    with nogil:
+        for s in range(first, stop):
+            if cosine:
+                o[s - first] = end_lr + half * (cos(M_PI * ((<double>s - start_step) / span)) + 1)
+            else:
+                o[s - first] = rise * ((<double>s - start_step) / span) + start_lr
+    return out

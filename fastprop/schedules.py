@@ -13,6 +13,7 @@ import numbers
 
 import numpy as np
 
+from fastprop import _core
 from fastprop._validation import as_float, as_int
 from fastprop.optim import _as_bool
 
@@ -297,28 +298,21 @@ class OneCycleLR(Schedule):
         return out
 
     def _rates(self, phases, first, end):
-        """_rate for the steps first..end-1, phase by phase: the same operations on the same
-        values (so the same bits), without finding the phase and the constants again for every
-        step (a per-sample fit asks for a rate a step)."""
+        """_rate for the steps first..end-1, phase by phase, in compiled code: the same
+        operations on the same values (so the same bits), without a Python operation a step (a
+        per-sample fit asks for a rate a step)."""
         ends = [p[0] for p in phases]
         if any(a > b for a, b in zip(ends, ends[1:])):      # phases out of order: one by one
             return [self._rate(phases, step) for step in range(first, end)]
-        out, step, start_step, cos, pi = [], first, 0.0, math.cos, math.pi
+        out, step, start_step = [], first, 0.0
         for i, (end_step, start_lr, end_lr) in enumerate(phases):
             stop = end if i == len(phases) - 1 else min(end, math.floor(end_step) + 1)
             if step < stop:
-                span = end_step - start_step
-                if self.anneal_strategy == "cos":
-                    half = (start_lr - end_lr) / 2.0
-                    out += [end_lr + half * (cos(pi * ((s - start_step) / span)) + 1)
-                            for s in range(step, stop)]
-                else:
-                    rise = end_lr - start_lr
-                    out += [rise * ((s - start_step) / span) + start_lr
-                            for s in range(step, stop)]
+                out.append(_core.anneal_rates(start_step, end_step, start_lr, end_lr,
+                                              self.anneal_strategy == "cos", step, stop))
                 step = stop
             start_step = end_step
-        return out
+        return np.concatenate(out) if out else np.empty(0)
 
     def _rate(self, phases, step):
         """torch's get_lr at last_epoch = step: the phase holding step, annealed in it."""
