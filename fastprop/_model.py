@@ -10,10 +10,14 @@ no import goes in a circle.
 Thread safety: the compiled calls of one network run one at a time (a lock per network, taken
 with the GIL released while waiting), since they share its workspace and `fit` and finite
 differences write its parameters. Different networks run in parallel."""
+from __future__ import annotations
+
 import math
 import re
 import threading
 import weakref
+from collections.abc import Sequence
+from typing import Any, Optional
 
 import numpy as np
 
@@ -22,6 +26,7 @@ from fastprop._validation import (all_finite, as_dtype_finite, as_features, as_f
                                   as_numeric_array, as_rng, resolve_dtype)
 from fastprop.activations import get_activation
 from fastprop.losses import get_loss, prepare_targets
+from fastprop._typing import ArrayLike, DTypeLike, FloatArray, Seed
 
 
 def new_stream(seed, spawn=False):
@@ -58,7 +63,8 @@ _NORMAL = re.compile(r"normal\(" + _NUMBER + r"\)")
 _UNIFORM = re.compile(r"uniform\(" + _NUMBER + "," + _NUMBER + r"\)")
 
 
-def parse_init(init, argument="init"):
+def parse_init(init: Optional[str],
+               argument: str = "init") -> tuple[Optional[str], tuple[float, ...]]:
     """A layer's weight initialisation from `init`, as (rule, args): None -> (None, ()) (the
     activation's rule), 'glorot_uniform', 'he_uniform', 'he_normal' -> (name, ()),
     'normal(std)' -> ('normal', (std,)) with std > 0, 'uniform(a, b)' -> ('uniform', (a, b))
@@ -120,7 +126,7 @@ def _draw_weights(layer, rng, dtype):
 
 
 class Dense:
-    """A fully connected layer: Z = A_prev @ W + b, A = activation(Z).
+    """A fully connected layer: ``Z = A_prev @ W + b``, ``A = activation(Z)``.
 
     n_in, n_out: its widths. activation: a name of fastprop.ACTIVATIONS. bias: False for a
     layer without b (Z = A_prev @ W; it then has no entries in the network's params nor in a
@@ -130,9 +136,40 @@ class Dense:
     [a, b)); the biases start at zero.
 
     Given to `Network`, which copies it and binds `W` (n_in, n_out) and `b` (n_out,) to views
-    of its parameter buffer; before that they are None."""
+    of its parameter buffer; before that they are None. The shape, activation, bias and
+    init are fixed: the network's compiled description, its buffer layout and `save` all
+    follow them.
 
-    def __init__(self, n_in, n_out, activation="identity", bias=True, init=None):
+    Parameters
+    ----------
+    n_in : int
+        Inputs of the layer (the previous layer's `n_out`), at least 1.
+    n_out : int
+        Outputs (units) of the layer, at least 1.
+    activation : str, default "identity"
+        One of `fastprop.ACTIVATIONS` (case-insensitive; ``"linear"`` is ``"identity"``).
+        ``"softmax"`` is allowed in the last layer only (checked by `Network`).
+    bias : bool, default True
+        False for a layer without b (``Z = A_prev @ W``): it then has no entries in the
+        network's params nor in a gradient, and `b` is None.
+    init : str, optional
+        How the network draws W from its seed: None (Glorot uniform, or He uniform for
+        relu-family activations), ``"glorot_uniform"``, ``"he_uniform"``, ``"he_normal"``
+        (normal, std sqrt(2 / n_in)), ``"normal(std)"`` (mean 0), ``"uniform(a, b)"`` (in
+        [a, b)). The biases start at zero.
+
+    Raises
+    ------
+    TypeError
+        When `n_in` or `n_out` is not an int, `activation` or `init` not a str, or `bias`
+        not a bool.
+    ValueError
+        When `n_in` or `n_out` is below 1 or too large, or the activation or init is
+        unknown.
+    """
+
+    def __init__(self, n_in: int, n_out: int, activation: str = "identity",
+                 bias: bool = True, init: Optional[str] = None) -> None:
         self._n_in = as_int(n_in, "n_in", minimum=1, maximum=MAX_ELEMENTS)
         self._n_out = as_int(n_out, "n_out", minimum=1, maximum=MAX_ELEMENTS)
         self._activation = get_activation(activation).name
@@ -148,35 +185,51 @@ class Dense:
     # The shape, activation, bias and init are fixed at construction: a network's compiled
     # description, its buffer layout and `save` all follow them (a changed activation would
     # be saved but not computed). Build a new layer instead.
-    n_in = property(lambda self: self._n_in, doc="inputs of the layer (read-only)")
-    n_out = property(lambda self: self._n_out, doc="outputs of the layer (read-only)")
-    activation = property(lambda self: self._activation,
-                          doc="the activation's name (read-only)")
-    bias = property(lambda self: self._bias,
-                    doc="whether the layer has a bias b (read-only; see `b` for its values)")
-    init = property(lambda self: self._init,
-                    doc="the weight initialisation given (None: the activation's rule)")
+    @property
+    def n_in(self) -> int:
+        """Inputs of the layer (read-only)."""
+        return self._n_in
 
     @property
-    def W(self):
-        """The weights, (n_in, n_out): a view into the network's params (None before the
+    def n_out(self) -> int:
+        """Outputs of the layer (read-only)."""
+        return self._n_out
+
+    @property
+    def activation(self) -> str:
+        """The activation's canonical name (read-only)."""
+        return self._activation
+
+    @property
+    def bias(self) -> bool:
+        """Whether the layer has a bias b (read-only; see `b` for its values)."""
+        return self._bias
+
+    @property
+    def init(self) -> Optional[str]:
+        """The weight initialisation given (None: the activation's rule)."""
+        return self._init
+
+    @property
+    def W(self) -> FloatArray | None:
+        """The weights, shape (n_in, n_out): a view into the network's params (None before the
         layer is part of a network). Assigning copies into the view, after the checks that
-        `Network.params` makes."""
+        `Network.params` makes (shape, finite values)."""
         return self._W
 
     @W.setter
-    def W(self, values):
+    def W(self, values: ArrayLike) -> None:
         self._assign("W", values)
 
     @property
-    def b(self):
-        """The biases, (n_out,): a view into the network's params (None before the layer is
-        part of a network, and always for a layer made with bias=False). Assigning copies
-        into the view."""
+    def b(self) -> FloatArray | None:
+        """The biases, shape (n_out,): a view into the network's params (None before the
+        layer is part of a network, and always for a layer made with bias=False). Assigning
+        copies into the view."""
         return self._b
 
     @b.setter
-    def b(self, values):
+    def b(self, values: ArrayLike) -> None:
         self._assign("b", values)
 
     def _assign(self, name, values):
@@ -200,7 +253,7 @@ class Dense:
             view[...] = arr
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
         """Its entries in the network's params: W's n_in * n_out, and b's n_out if any."""
         return (self.n_in + self.bias) * self.n_out
 
@@ -228,29 +281,60 @@ class Dropout:
     1 / (1 - p), or set to 0 (torch.nn.Dropout in training mode); the masks are drawn from
     fit's random stream (the one that shuffles), so a seed reproduces them, and the backward
     pass multiplies by the same mask. Everywhere else (predict, loss, backprop,
-    numerical_gradient, validation losses) it is the identity. No parameters. p: the rate of
-    dropped values, in [0, 1)."""
+    numerical_gradient, validation losses) it is the identity. No parameters.
 
-    def __init__(self, p=0.5):
+    Parameters
+    ----------
+    p : float, default 0.5
+        The rate of dropped values, in [0, 1).
+
+    Raises
+    ------
+    TypeError
+        When p is not a real number.
+    ValueError
+        When p is outside [0, 1).
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
         p = as_float(p, "p")
         if not 0 <= p < 1:
             raise ValueError(f"p: expected a dropout rate in [0, 1), got {p}")
         self._p = p
 
-    p = property(lambda self: self._p, doc="the rate of dropped values (read-only)")
-    n_params = property(lambda self: 0, doc="a dropout layer has no parameters")
+    @property
+    def p(self) -> float:
+        """The rate of dropped values (read-only)."""
+        return self._p
+
+    @property
+    def n_params(self) -> int:
+        """0: a dropout layer has no parameters."""
+        return 0
 
     def __repr__(self):
         return f"Dropout({self.p!r})"
 
 
 class NonFiniteResultError(FloatingPointError):
-    """A loss or gradient came out NaN or infinite from finite inputs: X, y and the parameters
-    are finite but too large for the network's dtype, so the arithmetic overflowed. Raised by
-    Network.loss, Network.backprop, numerical_gradient and gradcheck (fit raises its own
-    TrainingDivergedError). `what` is "loss" or "gradient"."""
+    """A loss or gradient came out NaN or infinite from finite inputs.
 
-    def __init__(self, message, what):
+    X, y and the parameters are finite but too large for the network's dtype, so the
+    arithmetic overflowed; the message gives the largest values and suggests scaling them.
+    Raised by `Network.loss`, `Network.backprop`, `numerical_gradient` and `gradcheck`
+    (`fit` raises its own `TrainingDivergedError`). A subclass of `FloatingPointError`.
+
+    Parameters
+    ----------
+    message : str
+        What was not finite, and why.
+    what : str
+        ``"loss"`` or ``"gradient"``, kept as the attribute `what`.
+    """
+
+    what: str
+
+    def __init__(self, message: str, what: str) -> None:
         super().__init__(message)
         self.what = what
 
@@ -259,7 +343,7 @@ def _largest(a):
     return float(np.max(np.abs(a), initial=0.0)) if a.size else 0.0
 
 
-def check_network(net, argument="net"):
+def check_network(net: Any, argument: str = "net") -> Model:
     """net itself, or a TypeError naming the argument when it is not a Network."""
     if not isinstance(net, Model):
         raise TypeError(f"{argument}: expected a fastprop Network, got {type(net).__name__}")
@@ -269,16 +353,44 @@ def check_network(net, argument="net"):
 class Model:
     """A multi-layer perceptron trained by backpropagation.
 
-    layers: list of Dense, each n_in equal to the previous n_out; softmax only last; a
-    Dropout may stand between two Dense layers (`layers` keeps it; the parameters, the
-    compiled description and `save` follow the Dense layers).
-    loss: "mse", "binary_cross_entropy" (sigmoid or softmax output) or "cross_entropy"
-    (softmax output). dtype: "float32" or "float64". seed: int, None or a Generator, for
-    the weight initialisation, layer by layer in order, each by its Dense's `init` (by
-    default Glorot uniform for sigmoid/tanh/identity/softmax layers, He uniform for
-    relu-family layers; biases zero)."""
+    All parameters live in one contiguous 1-D buffer, `params`, in layer order
+    ``[W1, b1, W2, b2, ...]`` (each W of shape (n_in, n_out), row-major; a layer made with
+    bias=False contributes its W alone); each layer's `W` and `b` are views into it, and a
+    gradient has the same layout. Every computation is one call into compiled code. One
+    network has one dtype; inputs are converted to it, copied only when they must be.
 
-    def __init__(self, layers, loss="mse", dtype="float64", seed=0):
+    Parameters
+    ----------
+    layers : list of Dense and Dropout
+        The layers in order, each Dense's `n_in` equal to the previous Dense's `n_out`;
+        ``"softmax"`` only in the last. A `Dropout` may stand between two Dense layers
+        (`layers` keeps it; the parameters, the compiled description and `save` follow the
+        Dense layers). The network copies them (its own layers are `layers`).
+    loss : str, default "mse"
+        ``"mse"``, ``"binary_cross_entropy"`` (alias ``"bce"``; a sigmoid or softmax output)
+        or ``"cross_entropy"`` (alias ``"ce"``; a softmax output). Mean reduction, the
+        values of PyTorch's MSELoss, BCEWithLogitsLoss and CrossEntropyLoss.
+    dtype : str or numpy dtype, default "float64"
+        ``"float32"`` or ``"float64"``.
+    seed : int, numpy.random.Generator or None, default 0
+        For the weight initialisation, layer by layer in order, each by its Dense's `init`
+        (by default Glorot uniform for sigmoid, tanh, identity and softmax layers, He
+        uniform for the relu family; biases zero), and the start of the network's random
+        stream (shuffling, dropout masks), which `fit` continues. None: fresh entropy.
+
+    Raises
+    ------
+    TypeError
+        When a layer is not a `Dense` or `Dropout`.
+    ValueError
+        When the layers do not chain (n_in against the previous n_out), softmax is in a
+        hidden layer or over one unit, a Dropout is not between two Dense layers, the loss
+        is unknown or does not suit the output activation, the dtype is not
+        float32/float64, or the network is too large.
+    """
+
+    def __init__(self, layers: Dense | Sequence[Dense | Dropout], loss: str = "mse",
+                 dtype: DTypeLike = "float64", seed: Seed = 0) -> None:
         if isinstance(layers, Dense):
             layers = [layers]
         if not isinstance(layers, (list, tuple)) or len(layers) == 0:
@@ -376,12 +488,17 @@ class Model:
 
     # ---- parameters -------------------------------------------------------------------
     @property
-    def params(self):
-        """The flat parameter buffer (writable; layers' W and b are views into it)."""
+    def params(self) -> FloatArray:
+        """The flat parameter buffer, shape (n_params,), of the network's dtype.
+
+        Writable in place; the layers' W and b are views into it. Assigning
+        (``net.params = values``) copies values of shape (n_params,) into it after checking
+        that they are real and finite (ValueError or TypeError otherwise, nothing changed).
+        """
         return self._params
 
     @params.setter
-    def params(self, values):
+    def params(self, values: ArrayLike) -> None:
         arr = as_numeric_array(values, "params")
         if arr.shape != self._params.shape:
             raise ValueError(f"params: expected shape {self._params.shape}, got {arr.shape}")
@@ -392,14 +509,21 @@ class Model:
             self._params[...] = arr
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
+        """N, the number of parameters (the length of `params`)."""
         return self._params.shape[0]
 
     # The layers and the dtype are fixed at construction (the compiled description, the
     # buffer and `save` follow them): a tuple and read-only properties.
-    layers = property(lambda self: self._layers,
-                      doc="the layers (Dense, and Dropout), a tuple (read-only)")
-    dtype = property(lambda self: self._dtype, doc="the network's numpy dtype (read-only)")
+    @property
+    def layers(self) -> tuple[Dense | Dropout, ...]:
+        """The layers (Dense, and Dropout), a tuple (read-only)."""
+        return self._layers
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The network's numpy dtype, float32 or float64 (read-only)."""
+        return self._dtype
 
     def __getstate__(self):
         """copy.deepcopy and pickle: the parameters, the layers' shapes and activations and the
@@ -434,15 +558,18 @@ class Model:
         return copy.deepcopy(self)
 
     @property
-    def loss_name(self):
+    def loss_name(self) -> str:
+        """The loss's canonical name, e.g. ``"cross_entropy"``."""
         return self._loss.name
 
     @property
-    def n_in(self):
+    def n_in(self) -> int:
+        """Inputs of the network (columns of X)."""
         return int(self._sizes[0])
 
     @property
-    def n_out(self):
+    def n_out(self) -> int:
+        """Outputs of the network (columns of `predict`'s result)."""
         return int(self._sizes[-1])
 
     def __repr__(self):
@@ -525,8 +652,28 @@ class Model:
             self._drop_large_workspace(cap_before)
             return float(value)
 
-    def predict(self, X):
-        """Output activations for X (n, n_in): shape (n, n_out)."""
+    def predict(self, X: ArrayLike) -> FloatArray:
+        """The output activations for X: one forward pass.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_in)
+            Samples in rows, real numbers (converted to the network's dtype). One sample is
+            shape (1, n_in).
+
+        Returns
+        -------
+        ndarray, shape (n, n_out)
+            The last layer's activations (probabilities for a softmax or sigmoid output), of
+            the network's dtype.
+
+        Raises
+        ------
+        TypeError
+            When X is not numeric (strings, complex, objects).
+        ValueError
+            When X is not 2-D with n_in columns, is empty, or holds NaN or infinity.
+        """
         Xc = self._features(X)
         out = np.empty((Xc.shape[0], self.n_out), dtype=self.dtype)
         with self._lock:
@@ -536,10 +683,36 @@ class Model:
             self._drop_large_workspace(cap_before)
         return out
 
-    def loss(self, X, y, sample_weight=None):
-        """Mean loss on (X, y): one forward pass. With sample_weight (n weights >= 0), the
-        weighted mean of the samples' losses, sum w_i l_i / sum w_i (scikit-learn's MLP).
-        NonFiniteResultError when it is not finite (finite inputs too large for the dtype)."""
+    def loss(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
+        """The mean loss on (X, y): one forward pass.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_in)
+            Samples in rows.
+        y : array_like, shape (n, n_out) or (n,)
+            Targets. (n,) for a single output; for ``"cross_entropy"`` integer class labels
+            (n,) in [0, n_out) or one-hot / probability rows (n, n_out); for
+            ``"binary_cross_entropy"`` values in [0, 1].
+        sample_weight : array_like, shape (n,), optional
+            Weights >= 0 (not all zero): the loss is then the weighted mean of the samples'
+            losses, ``sum(w_i l_i) / sum(w_i)`` (scikit-learn's MLP).
+
+        Returns
+        -------
+        float
+            The loss (mean reduction, as PyTorch's losses).
+
+        Raises
+        ------
+        TypeError
+            When X, y or sample_weight is not numeric, or y is None.
+        ValueError
+            When a shape does not match (the message gives both), a value is NaN or
+            infinite, labels are out of range or not integers, or a weight is negative.
+        NonFiniteResultError
+            When the loss is not finite although the inputs are (too large for the dtype).
+        """
         Xc, Y = self._inputs(X, y)
         if sample_weight is not None:
             from fastprop.training import _sample_weight
@@ -556,9 +729,30 @@ class Model:
             raise self._non_finite("loss", "loss", value, Xc, Y)
         return value
 
-    def backprop(self, X, y):
-        """(loss, grad): one forward and one backward pass; grad is laid out like params.
-        NonFiniteResultError when the loss or an entry of grad is not finite."""
+    def backprop(self, X: ArrayLike, y: ArrayLike) -> tuple[float, FloatArray]:
+        """The loss and its gradient: one forward and one backward pass.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_in)
+            Samples in rows.
+        y : array_like, shape (n, n_out) or (n,)
+            Targets, as for `loss`.
+
+        Returns
+        -------
+        loss : float
+            The mean loss, as `loss` gives it.
+        grad : ndarray, shape (n_params,)
+            d loss / d params, laid out like `params`, of the network's dtype.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For bad X or y, as `loss`.
+        NonFiniteResultError
+            When the loss or an entry of grad is not finite.
+        """
         Xc, Y = self._inputs(X, y)
         grad = np.empty_like(self._params)
         with self._lock:
