@@ -7,9 +7,13 @@ in advance (StepLR, OneCycleLR, ...) is handed to the compiled loop as its rates
 
 Shuffling continues a stream that each network owns (`seed=None`, the default): k calls of
 fit(epochs=1) give the same bits as one fit(epochs=k); fit(seed=s) restarts it from s."""
+from __future__ import annotations
+
 import numbers
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
@@ -17,6 +21,11 @@ from fastprop import _core
 from fastprop._model import check_network, new_stream
 from fastprop._validation import as_float, as_int, as_numeric_array
 from fastprop.optim import SGD, Optimizer, _as_bool
+from fastprop._typing import ArrayLike, CallbackLike, Seed
+
+if TYPE_CHECKING:
+    from fastprop._model import Model
+    from fastprop.schedules import Schedule
 
 __all__ = ["fit", "History", "TrainingDivergedError"]
 
@@ -25,34 +34,69 @@ METRICS = ("accuracy",)
 
 @dataclass
 class History:
-    """What a fit did, epoch by epoch (0-based, within this fit call):
-    loss[e]: mean per-sample training loss seen during epoch e (with sample weights, each
-    batch's weighted mean, averaged over batches by their sizes, as scikit-learn's MLP);
-    val_loss[e]: loss on the validation data after epoch e (empty without validation data);
-    accuracy / val_accuracy: the same for metrics=["accuracy"]; lr: the learning rate of each
-    epoch, or of each step for a per-step schedule; best_epoch: EarlyStopping's best epoch
-    (None without it); stopped_epoch: the epoch after which a callback or the schedule stopped
-    training (None when every epoch ran)."""
-    loss: list = field(default_factory=list)
-    val_loss: list = field(default_factory=list)
-    accuracy: list = field(default_factory=list)
-    val_accuracy: list = field(default_factory=list)
-    lr: list = field(default_factory=list)
-    best_epoch: int = None
-    stopped_epoch: int = None
+    """What a fit did, epoch by epoch (epochs count from 0 within the fit call).
+
+    Attributes
+    ----------
+    loss : list of float
+        ``loss[e]``: the mean per-sample training loss seen during epoch e (with sample
+        weights, each batch's weighted mean, averaged over batches by their sizes, as
+        scikit-learn's MLP).
+    val_loss : list of float
+        The loss on the validation data after each epoch (empty without validation data).
+    accuracy, val_accuracy : list of float
+        The same for ``metrics=["accuracy"]`` (empty without it).
+    lr : list of float
+        The learning rate of each epoch, or of each step for a per-step schedule.
+    best_epoch : int or None
+        EarlyStopping's best epoch (None without it).
+    stopped_epoch : int or None
+        The epoch after which a callback or the schedule stopped training (None when every
+        epoch ran).
+    seconds : float
+        Wall time of the training.
+    samples : int
+        Training samples seen (epochs times n).
+    """
+    loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    best_epoch: Optional[int] = None
+    stopped_epoch: Optional[int] = None
     seconds: float = 0.0
     samples: int = 0
 
     @property
-    def epochs(self):
+    def epochs(self) -> int:
+        """Epochs that ran (``len(loss)``)."""
         return len(self.loss)
 
     @property
-    def samples_per_second(self):
+    def samples_per_second(self) -> float:
+        """Training samples a second (infinity when no time was measured)."""
         return self.samples / self.seconds if self.seconds > 0 else float("inf")
 
-    def logs(self, e):
-        """Epoch e's figures as a dict (the `logs` that callbacks receive)."""
+    def logs(self, e: int) -> dict[str, float]:
+        """Epoch e's figures as a dict, the `logs` that callbacks receive.
+
+        Parameters
+        ----------
+        e : int
+            The epoch (0-based; negative counts from the end, as for a list).
+
+        Returns
+        -------
+        dict of str to float
+            ``"loss"``, and ``"val_loss"``, ``"accuracy"``, ``"val_accuracy"`` where
+            recorded.
+
+        Raises
+        ------
+        IndexError
+            When epoch e did not run.
+        """
         out = {"loss": self.loss[e]}
         for name in ("val_loss", "accuracy", "val_accuracy"):
             values = getattr(self, name)
@@ -60,16 +104,45 @@ class History:
                 out[name] = values[e]
         return out
 
-    def plot(self, ax=None):
-        """The loss (and metric) curves as a matplotlib Figure (the `plot` extra)."""
+    def plot(self, ax: Any = None) -> Any:
+        """The loss (and metric) curves as a matplotlib Figure; see
+        `fastprop.plotting.plot_history`.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw on these axes (and twins of them) rather than on a new figure.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Raises
+        ------
+        ImportError
+            When matplotlib is not installed (the ``plot`` extra).
+        """
         from fastprop.plotting import plot_history
         return plot_history(self, ax=ax)
 
 
 class TrainingDivergedError(FloatingPointError):
-    """Training met a non-finite loss or gradient; the parameters hold the last finite values."""
+    """Training met a non-finite loss or gradient.
 
-    def __init__(self, message, history):
+    Training stopped before writing that update, so the parameters hold their last finite
+    values. A subclass of `FloatingPointError`.
+
+    Parameters
+    ----------
+    message : str
+        In which epoch, and what to do (lower the learning rate).
+    history : History
+        The epochs that completed, kept as the attribute `history`.
+    """
+
+    history: History
+
+    def __init__(self, message: str, history: History) -> None:
         super().__init__(message)
         self.history = history
 
@@ -143,13 +216,41 @@ def _schedule(schedule):
     return schedule
 
 
-def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=None,
-        validation_data=None, progress=False, *, validation_split=None, metrics=None,
-        callbacks=None, schedule=None, clip_norm=None, clip_value=None, sample_weight=None):
-    """Train `net` on (X, y) for `epochs` epochs of mini-batches of `batch_size` samples (the
-    last partial batch included; batch_size larger than n means full batch). See
-    Network.fit for every argument. The caller's arrays are never modified; a refused call
-    changes nothing. Returns a History."""
+def fit(net: Model, X: ArrayLike, y: ArrayLike, epochs: int = 5, batch_size: int = 1,
+        optimizer: Optional[Optimizer] = None, shuffle: bool = True, seed: Seed = None,
+        validation_data: Optional[tuple[ArrayLike, ArrayLike]] = None, progress: bool = False,
+        *, validation_split: Optional[float] = None, metrics: Optional[Sequence[str]] = None,
+        callbacks: Optional[Sequence[CallbackLike]] = None,
+        schedule: Optional[Schedule] = None, clip_norm: Optional[float] = None,
+        clip_value: Optional[float] = None,
+        sample_weight: Optional[ArrayLike] = None) -> History:
+    """Train `net` on (X, y) by mini-batch backpropagation: ``fit(net, ...)`` is
+    ``net.fit(...)``.
+
+    `epochs` epochs of mini-batches of `batch_size` samples (the last partial batch
+    included; batch_size larger than n means full batch). The caller's arrays are never
+    modified; a refused call changes nothing.
+
+    Parameters
+    ----------
+    net : Network
+        The network to train, in place.
+    X, y, epochs, batch_size, optimizer, shuffle, seed, validation_data, progress
+        As for `Network.fit`.
+    validation_split, metrics, callbacks, schedule, clip_norm, clip_value, sample_weight
+        As for `Network.fit` (keyword-only).
+
+    Returns
+    -------
+    History
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument, named in the message.
+    TrainingDivergedError
+        When the loss or gradient becomes non-finite.
+    """
     check_network(net)
     net._check_writeable("fit")
     Xc, Y = net._inputs(X, y)
