@@ -13,14 +13,18 @@ The protocol fit follows, with each callback `cb` of `callbacks=`:
   3. `cb.on_train_end(logs)` (when present) with the last epoch's logs ({} when none ran), also
      when training stopped early.
 A user's callback may be any object with `on_epoch_end`; the other methods are optional."""
+from __future__ import annotations
+
 import math
 import numbers
 import os
 import string
 import warnings
+from typing import Any, Optional
 
 from fastprop.optim import _as_bool
 from fastprop._validation import as_float, as_int
+from fastprop._typing import FloatArray, PathLike
 
 __all__ = ["Callback", "EarlyStopping", "ModelCheckpoint"]
 
@@ -29,25 +33,68 @@ MODES = ("auto", "min", "max")
 
 class Callback:
     """Base class of fit's callbacks: every method does nothing; override those you need.
-    `self.model` is the network being trained (set by `set_model` before training)."""
 
-    model = None
+    `fit` calls `set_model`, then `on_train_begin` before any training, `on_epoch_end` after
+    each epoch (True stops training) and `on_train_end` at the end (see the module's
+    documentation for the whole protocol).
 
-    def set_model(self, net):
-        """Called by fit before on_train_begin with the network it trains."""
+    Attributes
+    ----------
+    model : Network or None
+        The network being trained (set by `set_model` before training).
+    """
+
+    model: Any = None
+
+    def set_model(self, net: Any) -> None:
+        """Called by fit before on_train_begin with the network it trains.
+
+        Parameters
+        ----------
+        net : Network
+            Kept as `self.model`.
+        """
         self.model = net
 
-    def on_train_begin(self, logs=None):
-        """Before the first epoch; logs = {"metrics": names each epoch's logs will hold}.
-        Raise ValueError here to refuse the fit before anything changes."""
+    def on_train_begin(self, logs: Optional[dict[str, Any]] = None) -> None:
+        """Called before the first epoch.
 
-    def on_epoch_end(self, epoch, logs=None):
-        """After epoch `epoch` (0-based within this fit call), logs = {name: float}. Return
-        True to stop training."""
+        Parameters
+        ----------
+        logs : dict, optional
+            ``{"metrics": [names each epoch's logs will hold]}``.
+
+        Raises
+        ------
+        ValueError
+            Raise it here to refuse the fit before anything changes.
+        """
+
+    def on_epoch_end(self, epoch: int, logs: Optional[dict[str, float]] = None) -> bool:
+        """Called after each epoch.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch, 0-based within this fit call.
+        logs : dict of str to float, optional
+            The epoch's figures: loss, and val_loss, accuracy, val_accuracy, lr as logged.
+
+        Returns
+        -------
+        bool
+            True to stop training after this epoch.
+        """
         return False
 
-    def on_train_end(self, logs=None):
-        """After the last epoch (the last epoch's logs, {} when none ran), also after a stop."""
+    def on_train_end(self, logs: Optional[dict[str, float]] = None) -> None:
+        """Called after the last epoch, also after a stop.
+
+        Parameters
+        ----------
+        logs : dict of str to float, optional
+            The last epoch's logs ({} when none ran).
+        """
 
 
 # ---- what monitored callbacks share -------------------------------------------------------
@@ -117,7 +164,7 @@ def _value(owner, monitor, logs):
 
 # ---- EarlyStopping ------------------------------------------------------------------------
 class EarlyStopping(Callback):
-    """Stop training when `monitor` has stopped improving, by Keras 3's rules:
+    """Stop training when `monitor` has stopped improving, by Keras 3's rules.
 
     - An epoch improves when its value beats the best so far by more than `min_delta` (lower
       in mode "min", higher in "max"; "auto" is "max" when the name contains "acc", else
@@ -139,10 +186,56 @@ class EarlyStopping(Callback):
     min_delta must be >= 0: Keras takes its absolute value, but a negative min_delta most
     likely means a misunderstanding, so it is refused. A monitor that fit does not log (say
     "val_loss" without validation_data) is refused with a ValueError at the start of fit,
-    where Keras only warns."""
+    where Keras only warns.
 
-    def __init__(self, monitor="val_loss", patience=10, min_delta=0.0,
-                 restore_best_weights=True, mode="auto", baseline=None, start_from_epoch=0):
+    Parameters
+    ----------
+    monitor : str, default "val_loss"
+        The logged quantity to watch: ``"loss"``, ``"val_loss"``, ``"accuracy"``,
+        ``"val_accuracy"`` or ``"lr"``.
+    patience : int, default 10
+        Epochs without improvement before stopping, >= 0.
+    min_delta : float, default 0.0
+        The least change that counts as an improvement, >= 0.
+    restore_best_weights : bool, default True
+        Write the best epoch's parameters back at the end of training.
+    mode : {"auto", "min", "max"}, default "auto"
+        Whether lower or higher is better.
+    baseline : float, optional
+        A value the monitored quantity must beat.
+    start_from_epoch : int, default 0
+        Epochs of warm-up that are not monitored.
+
+    Attributes
+    ----------
+    best : float or None
+        The best value seen in this fit.
+    best_epoch : int
+        The best monitored epoch (0-based, within the fit).
+    stopped_epoch : int
+        The epoch after which training stopped (0 when it did not).
+    wait : int
+        Epochs since the last improvement.
+    best_weights : ndarray or None
+        The kept copy of the best parameters (with restore_best_weights).
+
+    Raises
+    ------
+    TypeError
+        When an argument is not of its type (monitor not a str, baseline not a number...).
+    ValueError
+        When an argument is out of range, or mode is unknown.
+    """
+
+    best: Optional[float]
+    best_epoch: int
+    stopped_epoch: int
+    wait: int
+    best_weights: Optional[FloatArray]
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 10, min_delta: float = 0.0,
+                 restore_best_weights: bool = True, mode: str = "auto",
+                 baseline: Optional[float] = None, start_from_epoch: int = 0) -> None:
         self.monitor = _check_monitor(monitor)
         self.patience = as_int(patience, "patience", minimum=0)
         self.min_delta = as_float(min_delta, "min_delta", minimum=0.0)
@@ -168,13 +261,42 @@ class EarlyStopping(Callback):
         self.stopped_epoch = 0
         self.best_weights = None
 
-    def on_train_begin(self, logs=None):
-        """Checks that fit logs `monitor`, and starts afresh (one instance, several fits)."""
+    def on_train_begin(self, logs: Optional[dict[str, Any]] = None) -> None:
+        """Checks that fit logs `monitor`, and starts afresh (one instance, several fits).
+
+        Parameters
+        ----------
+        logs : dict, optional
+            ``{"metrics": [names]}``, from fit.
+
+        Raises
+        ------
+        ValueError
+            When `monitor` is not among the names this fit logs.
+        """
         _require_metric("EarlyStopping", self.monitor, logs)
         self._reset()
 
-    def on_epoch_end(self, epoch, logs=None):
-        """Keras's step: returns True when patience has run out."""
+    def on_epoch_end(self, epoch: int, logs: Optional[dict[str, float]] = None) -> bool:
+        """Keras's step after each epoch.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch, 0-based within the fit call.
+        logs : dict of str to float, optional
+            The epoch's figures.
+
+        Returns
+        -------
+        bool
+            True when patience has run out.
+
+        Warns
+        -----
+        RuntimeWarning
+            When `monitor` is missing from logs (the epoch is then ignored).
+        """
         current = _value("EarlyStopping", self.monitor, logs)
         if current is None or epoch < self.start_from_epoch:
             return False
@@ -196,8 +318,14 @@ class EarlyStopping(Callback):
             return True
         return False
 
-    def on_train_end(self, logs=None):
-        """Writes the best epoch's parameters back when restore_best_weights."""
+    def on_train_end(self, logs: Optional[dict[str, float]] = None) -> None:
+        """Writes the best epoch's parameters back when restore_best_weights.
+
+        Parameters
+        ----------
+        logs : dict of str to float, optional
+            The last epoch's logs (unused).
+        """
         if self.restore_best_weights and self.best_weights is not None:
             self.model.params = self.best_weights
 
@@ -209,7 +337,7 @@ class EarlyStopping(Callback):
 
 
 # ---- ModelCheckpoint ----------------------------------------------------------------------
-def _check_path(path):
+def _check_path(path: PathLike) -> str:
     try:
         path = os.fspath(path)
     except TypeError:
@@ -242,9 +370,37 @@ class ModelCheckpoint(Callback):
     over from one fit to the next, so a later fit overwrites only with a better model.
 
     Checked when fit starts, before any training: `monitor` among the logged names (when
-    save_best_only) and every field of `path` among them or "epoch"."""
+    save_best_only) and every field of `path` among them or "epoch".
 
-    def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto"):
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file name, a format string whose fields are named (``{epoch}``, ``{loss}``...).
+    monitor : str, default "val_loss"
+        The logged quantity that save_best_only watches.
+    save_best_only : bool, default False
+        Save only when `monitor` improves.
+    mode : {"auto", "min", "max"}, default "auto"
+        Whether lower or higher is better.
+
+    Attributes
+    ----------
+    best : float or None
+        The best value saved so far (with save_best_only), kept across fits.
+
+    Raises
+    ------
+    TypeError
+        When path is not a str or os.PathLike, or another argument not of its type.
+    ValueError
+        When path is empty, not a valid format string or holds a positional field, or
+        mode is unknown.
+    """
+
+    best: Optional[float]
+
+    def __init__(self, path: PathLike, monitor: str = "val_loss", save_best_only: bool = False,
+                 mode: str = "auto") -> None:
         self.path = _check_path(path)
         self.monitor = _check_monitor(monitor)
         self.save_best_only = _as_bool(save_best_only, "save_best_only")
@@ -252,8 +408,20 @@ class ModelCheckpoint(Callback):
         self._direction = _direction(self.monitor, self.mode)
         self.best = None
 
-    def on_train_begin(self, logs=None):
-        """Checks `monitor` and the fields of `path` against the names fit will log."""
+    def on_train_begin(self, logs: Optional[dict[str, Any]] = None) -> None:
+        """Checks `monitor` and the fields of `path` against the names fit will log.
+
+        Parameters
+        ----------
+        logs : dict, optional
+            ``{"metrics": [names]}``, from fit.
+
+        Raises
+        ------
+        ValueError
+            When `monitor` (with save_best_only) or a field of `path` is not logged, or
+            `path` cannot be formatted with the logged values.
+        """
         if self.save_best_only:
             _require_metric("ModelCheckpoint", self.monitor, logs)
         metrics = (logs or {}).get("metrics")
@@ -271,8 +439,26 @@ class ModelCheckpoint(Callback):
                                  f"values ({exc}); the values are floats and epoch an "
                                  f"int") from None
 
-    def on_epoch_end(self, epoch, logs=None):
-        """Saves (or, with save_best_only, saves when `monitor` improved); never stops."""
+    def on_epoch_end(self, epoch: int, logs: Optional[dict[str, float]] = None) -> bool:
+        """Saves the network (with save_best_only, when `monitor` improved).
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch, 0-based (``{epoch}`` in path is 1-based, as Keras's).
+        logs : dict of str to float, optional
+            The epoch's figures, the fields of path.
+
+        Returns
+        -------
+        bool
+            False: a checkpoint never stops training.
+
+        Raises
+        ------
+        OSError
+            When the file cannot be written.
+        """
         logs = dict(logs or {})
         path = self.path.format(epoch=epoch + 1, **logs)
         if self.save_best_only:

@@ -6,21 +6,42 @@ Default step eps (relative: the step for parameter p is eps * max(1, |p|)):
   forward scheme: sqrt(machine epsilon)  -> 1.5e-8 (float64), 3.5e-4 (float32)
   central scheme: cbrt(machine epsilon)  -> 6.1e-6 (float64), 4.9e-3 (float32)
 which balance truncation error against rounding error for each scheme."""
+from __future__ import annotations
+
 import warnings
 from dataclasses import dataclass
+from typing import Any, Optional
 
 import numpy as np
 
 from fastprop import _core
 from fastprop._validation import all_finite, as_float
-from fastprop._model import check_network
+from fastprop._model import Model, check_network
+from fastprop._typing import ArrayLike, DTypeLike, FloatArray
 
 __all__ = ["numerical_gradient", "gradcheck", "GradcheckResult", "default_eps"]
 
 SCHEMES = {"forward": 0, "central": 1}
 
 
-def default_eps(dtype, scheme="forward"):
+def default_eps(dtype: DTypeLike, scheme: str = "forward") -> float:
+    """The default relative step of finite differences for a dtype and scheme.
+
+    ``sqrt(machine epsilon)`` for the forward scheme and ``cbrt(machine epsilon)`` for the
+    central one: the steps that balance truncation error against rounding error.
+
+    Parameters
+    ----------
+    dtype : str or numpy dtype
+        ``"float32"`` or ``"float64"``.
+    scheme : str, default "forward"
+        ``"forward"``, or anything else for the central scheme.
+
+    Returns
+    -------
+    float
+        1.5e-8 (forward) or 6.1e-6 (central) for float64; 3.5e-4 or 4.9e-3 for float32.
+    """
     machine_eps = float(np.finfo(dtype).eps)
     return machine_eps ** 0.5 if scheme == "forward" else machine_eps ** (1.0 / 3.0)
 
@@ -49,13 +70,49 @@ def _step(eps, dtype, scheme):
     return eps
 
 
-def numerical_gradient(net, X, y, eps=None, scheme="forward", indices=None):
-    """The gradient of net.loss(X, y) by finite differences: 1 + N forward passes with the
-    forward scheme, 2N with the central one. `indices` limits it to those parameters (the
-    result then has one entry per index, an empty array for an empty list); the default is
-    all N, laid out like params. `eps` is the relative step, in [machine epsilon, 1].
-    NonFiniteResultError when an entry is not finite (finite inputs too large for the dtype:
-    the loss, or the loss at a perturbed parameter, overflowed)."""
+def numerical_gradient(net: Model, X: ArrayLike, y: ArrayLike, eps: Optional[float] = None,
+                       scheme: str = "forward",
+                       indices: Optional[ArrayLike] = None) -> FloatArray:
+    """The gradient of ``net.loss(X, y)`` by finite differences.
+
+    Each parameter is perturbed in place, the loss recomputed by a full forward pass, and
+    the parameter restored bit-exactly: `net.params` is unchanged afterwards. The loop is
+    compiled, so against `Network.backprop` it compares kernel with kernel: 1 + N forward
+    passes (forward scheme) or 2N (central) against about two.
+
+    Parameters
+    ----------
+    net : Network
+        The network.
+    X : array_like, shape (n, n_in)
+        Samples in rows.
+    y : array_like, shape (n, n_out) or (n,)
+        Targets, as for `Network.loss`.
+    eps : float, optional
+        The relative step, in [machine epsilon of the dtype, 1]: parameter p moves by
+        ``eps * max(1, |p|)``. Default: `default_eps` of the dtype and scheme.
+    scheme : {"forward", "central"}, default "forward"
+        One-sided differences (first-order accurate) or central ones (second-order).
+    indices : array_like of int, optional
+        Only these parameters (indices into params): the result then has one entry per
+        index. Default: all N.
+
+    Returns
+    -------
+    ndarray, shape (N,) or (len(indices),)
+        The derivatives, laid out like params (or in the order of indices), of the
+        network's dtype.
+
+    Raises
+    ------
+    TypeError
+        When net is not a Network, scheme not a str, indices not integers, or X, y bad.
+    ValueError
+        When scheme is unknown, eps out of range, an index out of range, params read-only,
+        or X, y bad (as `Network.loss`).
+    NonFiniteResultError
+        When an entry is not finite (finite inputs too large for the dtype).
+    """
     check_network(net)
     net._check_writeable("numerical_gradient (it perturbs each parameter and restores it)")
     code = _scheme(scheme)
@@ -88,21 +145,35 @@ def numerical_gradient(net, X, y, eps=None, scheme="forward", indices=None):
 
 @dataclass
 class GradcheckResult:
-    """Backprop's gradient (analytic) against finite differences (numeric).
+    """Backprop's gradient (analytic) against finite differences (numeric), from `gradcheck`.
 
-    max_abs_error = max |a - n|; max_rel_error = max |a - n| / max(|a|, |n|, s), where
-    s = 1e-3 * max |a| keeps entries far below the gradient's scale, which finite differences
-    cannot resolve relatively, from dominating. ok: every entry satisfies
-    |a - n| <= atol + rtol * max(|a|, |n|), with the rtol and atol used (see gradcheck);
-    eps: the relative step the numeric gradient was taken with."""
+    Attributes
+    ----------
+    ok : bool
+        Every entry satisfies ``|a - n| <= atol + rtol * max(|a|, |n|)``.
+    max_abs_error : float
+        ``max |a - n|``.
+    max_rel_error : float
+        ``max |a - n| / max(|a|, |n|, s)``, where ``s = 1e-3 * max |a|`` keeps entries far
+        below the gradient's scale, which finite differences cannot resolve relatively,
+        from dominating.
+    rtol, atol : float
+        The tolerances used (see `gradcheck`).
+    analytic : ndarray, shape (N,)
+        Backprop's gradient.
+    numeric : ndarray, shape (N,)
+        The finite-difference gradient.
+    eps : float
+        The relative step the numeric gradient was taken with.
+    """
     ok: bool
     max_abs_error: float
     max_rel_error: float
     rtol: float
     atol: float
-    analytic: np.ndarray
-    numeric: np.ndarray
-    eps: float = None
+    analytic: FloatArray
+    numeric: FloatArray
+    eps: Optional[float] = None
 
     def __repr__(self):
         return (f"GradcheckResult(ok={self.ok}, max_abs_error={self.max_abs_error:.3g}, "
@@ -110,7 +181,7 @@ class GradcheckResult:
                 f", eps={self.eps:g})")
 
 
-def relative_error(analytic, numeric):
+def relative_error(analytic: ArrayLike, numeric: ArrayLike) -> float:
     """max |a - n| / max(|a|, |n|, 1e-3 max |a|): see GradcheckResult."""
     a = np.asarray(analytic, dtype=np.float64)
     n = np.asarray(numeric, dtype=np.float64)
@@ -153,10 +224,13 @@ def _best_step(loss, scale, machine_eps, central):
     return (2.0 * machine_eps * loss / scale) ** 0.5
 
 
-def gradcheck(net, X, y, eps=None, scheme="central", rtol=None, atol=None):
+def gradcheck(net: Model, X: ArrayLike, y: ArrayLike, eps: Optional[float] = None,
+              scheme: str = "central", rtol: Optional[float] = None,
+              atol: Optional[float] = None) -> GradcheckResult:
     """Backprop's gradient against finite differences (central by default).
 
-    ok: |a - n| <= atol + rtol * max(|a|, |n|) for every entry. Default rtol, by scheme:
+    The check passes (`GradcheckResult.ok`) when ``|a - n| <= atol + rtol * max(|a|, |n|)``
+    for every entry. Default rtol, by scheme:
       central: float64 1e-6, float32 5e-3 (the finite differences' error is in atol below);
       forward: float64 1e-3, float32 1e-1 (one-sided differences are first-order accurate,
                and their default step, sqrt(machine epsilon), leaves a rounding error of
@@ -175,7 +249,41 @@ def gradcheck(net, X, y, eps=None, scheme="central", rtol=None, atol=None):
     (central) or sqrt(2 eps_m |L| / G) (forward), at most 1. A given eps is used as it is.
     The result's atol and eps are the ones used.
 
-    NonFiniteResultError when the loss or a gradient is not finite."""
+    Parameters
+    ----------
+    net : Network
+        The network (its parameters are left bit-identical).
+    X : array_like, shape (n, n_in)
+        Samples in rows.
+    y : array_like, shape (n, n_out) or (n,)
+        Targets, as for `Network.loss`.
+    eps : float, optional
+        The relative step, as for `numerical_gradient` (default: chosen as said above).
+    scheme : {"central", "forward"}, default "central"
+        The finite-difference scheme.
+    rtol : float, optional
+        Relative tolerance, >= 0 (default by scheme and dtype, above).
+    atol : float, optional
+        Absolute tolerance, >= 0 (default from the scale of the loss and gradient, above).
+
+    Returns
+    -------
+    GradcheckResult
+        ok, the largest errors, the tolerances and step used, and both gradients.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument, as `numerical_gradient`, or a negative rtol or atol.
+    NonFiniteResultError
+        When the loss or a gradient is not finite.
+
+    Warns
+    -----
+    RuntimeWarning
+        When the default atol is half the largest gradient entry or more, so that the check
+        would pass almost anything.
+    """
     check_network(net)
     _scheme(scheme)
     h = _step(eps, net.dtype, scheme)      # checked before the backprop pass, not after it

@@ -3,6 +3,8 @@
 the old file or the new one, never half of one. A process killed while saving (kill -9, a
 power cut of the process) leaves its temporary file behind; the next `save` to the same path
 removes it (see _remove_stale), so such files never accumulate."""
+from __future__ import annotations
+
 import hashlib
 import io
 import os
@@ -13,6 +15,7 @@ import threading
 import time
 import zipfile
 import zlib
+from typing import Any
 
 try:
     import fcntl
@@ -21,7 +24,8 @@ except ImportError:          # Windows: no advisory locks; stale files are found
 
 import numpy as np
 
-from fastprop._model import MAX_ELEMENTS, check_network
+from fastprop._model import MAX_ELEMENTS, Model, check_network
+from fastprop._typing import PathLike
 
 __all__ = ["save", "read_network_file"]
 
@@ -29,7 +33,7 @@ FORMAT = "fastprop-network"
 VERSION = 1
 
 
-def _path(path):
+def _path(path: Any) -> str:
     try:
         return os.fsdecode(os.fspath(path))
     except TypeError:
@@ -37,7 +41,32 @@ def _path(path):
                         f"{path!r}") from None
 
 
-def save(net, path):
+def save(net: Model, path: PathLike) -> None:
+    """Write a network to a file, atomically.
+
+    The file is an .npz of plain arrays (format, version, layer sizes, activations, loss,
+    dtype, params), never pickled, which `load` reads back. It is written to a temporary
+    file beside the target, then renamed over it: a crash leaves either the old file or
+    the new one, never half of one.
+
+    Parameters
+    ----------
+    net : Network
+        The network (its parameters are copied under its lock: a `fit` running in another
+        thread is never saved half-updated).
+    path : str or os.PathLike
+        The file to write; a symbolic link is written through, an existing file keeps its
+        permissions.
+
+    Raises
+    ------
+    TypeError
+        When net is not a Network or path not a str or os.PathLike.
+    FileNotFoundError, NotADirectoryError, IsADirectoryError
+        When path's directory does not exist or is a file, or path is a directory.
+    OSError
+        When the file cannot be written; a previous file is then left whole.
+    """
     check_network(net)
     path = _path(path)
     if os.path.islink(path):        # write where the link points, as open(path, "w") would
@@ -107,7 +136,7 @@ def _optional_members(net):
 # NFS, another thread of the same process could otherwise take the lock). Without fcntl
 # (Windows), a file is stale when it has not been written for STALE_AFTER seconds.
 STALE_AFTER = 3600.0
-_IN_FLIGHT = set()
+_IN_FLIGHT: set[str] = set()
 _IN_FLIGHT_LOCK = threading.Lock()
 _TMP_SUFFIX = re.compile(r"\.fastprop-(\d+)-[0-9a-f]{8}\.tmp")
 
@@ -385,7 +414,7 @@ def _params_count(fields):
     return n_params
 
 
-def read_network_file(path):
+def read_network_file(path: PathLike) -> tuple[str, dict[str, Any]]:
     """(path as str, fields) from a file written by `save`, every member checked against the
     others before anything is built from them (fastprop.network.load builds the network);
     ValueError for anything else."""

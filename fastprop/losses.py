@@ -3,6 +3,7 @@ computed in csrc/nn/fp_loss.inc, from the output layer's logits where the output
 loss's link (sigmoid + binary cross-entropy, softmax + cross-entropy), as PyTorch's
 BCEWithLogitsLoss and CrossEntropyLoss do."""
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -16,7 +17,7 @@ __all__ = ["Loss", "LOSSES", "get_loss", "prepare_targets"]
 class Loss:
     name: str
     code: int               # its place in the C table (csrc/nn/fp_rules.h, FP_LOSSES)
-    outputs: tuple          # output activations it accepts (None: any)
+    outputs: Optional[tuple[str, ...]]   # output activations it accepts (None: any)
 
 
 # The output activations each loss needs, where it needs some: binary cross-entropy takes

@@ -8,13 +8,18 @@ calls, as a torch optimizer does. Its state belongs to the first network
 it updates: another network, even of the same shape, is refused (as a torch optimizer is tied
 to its parameters). Hyper-parameters may be changed between calls (a learning-rate schedule);
 they are checked again at every call, before anything is changed."""
+from __future__ import annotations
+
 import weakref
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
 from fastprop import _core
 from fastprop._validation import all_finite, as_dtype_finite, as_float
-from fastprop._model import check_network
+from fastprop._model import Model, check_network
+from fastprop._typing import ArrayLike
 
 __all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
 
@@ -23,7 +28,7 @@ _RULES = {name: (code, n_state)
           for code, (name, n_state) in enumerate(_core.rule_tables()["optimizers"])}
 
 
-def _as_bool(value, argument):
+def _as_bool(value: Any, argument: str) -> bool:
     """True/False from a bool (numpy's too) or the integers 0 and 1; anything else refused
     (bool('no') is True)."""
     if isinstance(value, (bool, np.bool_)):
@@ -34,16 +39,24 @@ def _as_bool(value, argument):
 
 
 class Optimizer:
-    rule = None                     # its name in the C table (csrc/nn/fp_rules.h)
+    """Base class of the optimizers: state kept across `fit` calls, one network's only.
 
-    def __init__(self):
+    An optimizer holds its hyper-parameters (public attributes, which may be changed between
+    calls and are checked again at every call) and its state (momentum buffers, step
+    count), created at the first update for that network's size and dtype. Another
+    network, even of the same shape, is refused, as a torch optimizer is tied to its
+    parameters. Use a subclass: `SGD`, `Adam`, `AdamW`, `RMSprop` or `Adagrad`.
+    """
+    rule: ClassVar[str | None] = None   # its name in the C table (csrc/nn/fp_rules.h)
+
+    def __init__(self) -> None:
         self._state = None          # n_state * N values of the network's dtype
         self._net = None            # weak reference to the network the state belongs to
         self._step = np.zeros(1, dtype=np.int64)
 
     @property
-    def steps(self):
-        """Number of updates done so far."""
+    def steps(self) -> int:
+        """Number of updates done so far (torch's ``state["step"]``)."""
         return int(self._step[0])
 
     def __getstate__(self):
@@ -101,8 +114,31 @@ class Optimizer:
         """The compiled floor's description of this update (fastprop._core.OptimSpec)."""
         return _core.OptimSpec(_RULES[self.rule][0], self._step, **args)
 
-    def step(self, net, grad):
-        """One update of net.params in place from grad (laid out like params)."""
+    def step(self, net: Model, grad: ArrayLike) -> None:
+        """One update of ``net.params`` in place, from a gradient.
+
+        `fit` calls the compiled update itself; this is the same rule for a training loop
+        of your own (``loss, grad = net.backprop(X, y); opt.step(net, grad)``).
+
+        Parameters
+        ----------
+        net : Network
+            The network to update: the one this optimizer's state belongs to (the first
+            network it updated).
+        grad : array_like, shape (n_params,)
+            The gradient, laid out like params (as `Network.backprop` gives it).
+
+        Raises
+        ------
+        TypeError
+            When net is not a Network or grad not real numbers.
+        ValueError
+            When net is another network than the state's, its params are read-only, grad's
+            shape differs or holds NaN or infinity, or a hyper-parameter is out of range.
+        FloatingPointError
+            When the update would make a parameter or the state non-finite (overflow);
+            nothing is changed then.
+        """
         self._check_net(net)
         net._check_writeable("Optimizer.step")
         args = self._args()
@@ -139,10 +175,34 @@ def _betas(betas):
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent, as torch.optim.SGD with dampening 0."""
+    """Stochastic gradient descent, as ``torch.optim.SGD`` with dampening 0.
+
+    With momentum m, the buffer ``b = m b + g`` (``b = g`` at the first step) and the step
+    ``p -= lr * b``, or with Nesterov ``p -= lr * (g + m b)``; weight decay is added to the
+    gradient first (``g += weight_decay * p``).
+
+    Parameters
+    ----------
+    lr : float, default 0.1
+        Learning rate, >= 0.
+    momentum : float, default 0.0
+        Momentum factor, >= 0.
+    nesterov : bool, default False
+        PyTorch's Nesterov momentum (needs momentum > 0).
+    weight_decay : float, default 0.0
+        L2 penalty added to the gradient, >= 0.
+
+    Raises
+    ------
+    TypeError
+        When a hyper-parameter is not a real number (nesterov: not a bool).
+    ValueError
+        When a hyper-parameter is negative or not finite, or nesterov without momentum.
+    """
     rule = "sgd"
 
-    def __init__(self, lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0):
+    def __init__(self, lr: float = 0.1, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0) -> None:
         super().__init__()
         self.lr, self.momentum, self.nesterov, self.weight_decay = lr, momentum, nesterov, \
             weight_decay
@@ -165,10 +225,31 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam, as torch.optim.Adam (weight decay added to the gradient)."""
+    """Adam, as ``torch.optim.Adam``: bias correction, eps added after the square root,
+    weight decay added to the gradient (not AdamW's decoupled decay).
+
+    Parameters
+    ----------
+    lr : float, default 1e-3
+        Learning rate, >= 0.
+    betas : (float, float), default (0.9, 0.999)
+        Decay rates of the first and second moment estimates, each in [0, 1].
+    eps : float, default 1e-8
+        Added to the denominator, > 0 (and not rounding to 0 in the network's dtype).
+    weight_decay : float, default 0.0
+        L2 penalty added to the gradient, >= 0.
+
+    Raises
+    ------
+    TypeError
+        When a hyper-parameter is not a real number.
+    ValueError
+        When a hyper-parameter is out of its range, or betas is not a pair.
+    """
     rule = "adam"
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    def __init__(self, lr: float = 1e-3, betas: Sequence[float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         super().__init__()
         self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
         a = self._args()
@@ -188,21 +269,63 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """AdamW, as torch.optim.AdamW: decoupled weight decay (p *= 1 - lr * weight_decay before
-    the Adam update, which then sees the plain gradient)."""
+    """AdamW, as ``torch.optim.AdamW``: decoupled weight decay.
+
+    ``p *= 1 - lr * weight_decay`` before the Adam update, which then sees the plain
+    gradient.
+
+    Parameters
+    ----------
+    lr : float, default 1e-3
+        Learning rate, >= 0.
+    betas : (float, float), default (0.9, 0.999)
+        Decay rates of the moment estimates, each in [0, 1].
+    eps : float, default 1e-8
+        Added to the denominator, > 0.
+    weight_decay : float, default 0.01
+        Decoupled weight decay, >= 0 (torch's default).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As `Adam`.
+    """
     rule = "adamw"
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+    def __init__(self, lr: float = 1e-3, betas: Sequence[float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.01) -> None:
         super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
 
 class RMSprop(Optimizer):
-    """RMSprop, as torch.optim.RMSprop (weight decay added to the gradient; eps added after
-    the square root; centered divides by an estimate of the variance)."""
+    """RMSprop, as ``torch.optim.RMSprop``: weight decay added to the gradient, eps added
+    after the square root.
+
+    Parameters
+    ----------
+    lr : float, default 1e-2
+        Learning rate, >= 0.
+    alpha : float, default 0.99
+        Smoothing constant of the squares' average, in [0, 1].
+    eps : float, default 1e-8
+        Added to the denominator, > 0.
+    weight_decay : float, default 0.0
+        L2 penalty added to the gradient, >= 0.
+    momentum : float, default 0.0
+        Momentum factor, >= 0.
+    centered : bool, default False
+        Divide by an estimate of the variance (the mean square less the squared mean).
+
+    Raises
+    ------
+    TypeError, ValueError
+        When a hyper-parameter is not a number of its range (centered: not a bool).
+    """
     rule = "rmsprop"
 
-    def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False):
+    def __init__(self, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0,
+                 centered: bool = False) -> None:
         super().__init__()
         self.lr, self.alpha, self.eps, self.weight_decay, self.momentum, self.centered = \
             lr, alpha, eps, weight_decay, momentum, centered
@@ -228,12 +351,31 @@ class RMSprop(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """Adagrad, as torch.optim.Adagrad (weight decay added to the gradient; the learning rate
-    lr / (1 + (step - 1) lr_decay); the sum of squares starts at initial_accumulator_value)."""
+    """Adagrad, as ``torch.optim.Adagrad``: weight decay added to the gradient, the
+    learning rate ``lr / (1 + (step - 1) * lr_decay)``.
+
+    Parameters
+    ----------
+    lr : float, default 1e-2
+        Learning rate, >= 0.
+    lr_decay : float, default 0.0
+        Decay of the learning rate with the step count, >= 0.
+    weight_decay : float, default 0.0
+        L2 penalty added to the gradient, >= 0.
+    initial_accumulator_value : float, default 0.0
+        Where the sum of squared gradients starts, >= 0.
+    eps : float, default 1e-10
+        Added to the denominator, > 0.
+
+    Raises
+    ------
+    TypeError, ValueError
+        When a hyper-parameter is not a number of its range.
+    """
     rule = "adagrad"
 
-    def __init__(self, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
-                 eps=1e-10):
+    def __init__(self, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10) -> None:
         super().__init__()
         self.lr, self.lr_decay, self.weight_decay = lr, lr_decay, weight_decay
         self.initial_accumulator_value, self.eps = initial_accumulator_value, eps

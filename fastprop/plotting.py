@@ -1,7 +1,10 @@
 """`plot_history`: the curves of a fit's History as a matplotlib figure (History.plot calls
 it). matplotlib is an optional extra (`pip install fastprop[plot]`), imported only here and
 only when a plot is asked for."""
+from __future__ import annotations
+
 import numbers
+from typing import Any
 
 __all__ = ["plot_history"]
 
@@ -48,16 +51,34 @@ def _best_epoch(history):
     return None
 
 
-def plot_history(history, ax=None):
-    """A matplotlib Figure of a fit's History, against the epoch (1-based):
-    the loss (and val_loss); when recorded, accuracy (and val_accuracy) on a second axes;
+def plot_history(history: Any, ax: Any = None) -> Any:
+    """A matplotlib Figure of a fit's History, against the epoch (1-based).
+
+    The loss (and val_loss); when recorded, accuracy (and val_accuracy) on a second axes;
     the learning rate on a log axes when it varies (a per-step schedule's at fractions of an
     epoch); a dotted line at EarlyStopping's best epoch.
 
-    ax=None draws a new figure with one row per panel (loss, accuracy, lr) sharing the epoch
-    axis. Given a matplotlib Axes, the loss goes on it and accuracy and lr on twin axes to
-    its right, and ax's figure is returned. Raises ImportError naming the `plot` extra when
-    matplotlib is not installed."""
+    Parameters
+    ----------
+    history : History
+        What `fit` returned.
+    ax : matplotlib.axes.Axes, optional
+        None draws a new figure with one row per panel (loss, accuracy, lr) sharing the
+        epoch axis. Given an Axes, the loss goes on it and accuracy and lr on twin axes to
+        its right.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The new figure, or ax's.
+
+    Raises
+    ------
+    TypeError
+        When history has no loss list or ax is not an Axes.
+    ImportError
+        When matplotlib is not installed (it names the ``plot`` extra).
+    """
     if not hasattr(history, "loss"):
         raise TypeError(f"history: expected a History (from fit) with a loss list, got "
                         f"{type(history).__name__}")

@@ -6,9 +6,12 @@ is installed (`pip install fastprop[progress]`), else one line rewritten in plac
 Elsewhere (a file, a pipe, CI logs), where a bar or "\\r" would pile up as one long garbled
 line: plain lines, the first epoch's, then at most one every LOG_SECONDS, and always the
 last."""
+from __future__ import annotations
+
 import math
 import sys
 import time
+from typing import Any, Literal, Optional, TextIO
 
 from fastprop._validation import as_int
 
@@ -50,11 +53,29 @@ def _number(value):
 
 
 class Progress:
-    """Reports the epochs of one fit call to `stream` (sys.stdout when None): `update` after
-    each epoch, `close` at the end (also after an error: it ends the line). `epochs` is the
-    number of epochs the fit will run at most; `samples_per_epoch` its training samples."""
+    """Reports the epochs of one fit call: `update` after each epoch, `close` at the end
+    (also after an error: it ends the line). A context manager that closes itself.
 
-    def __init__(self, epochs, samples_per_epoch, stream=None):
+    Parameters
+    ----------
+    epochs : int
+        The number of epochs the fit will run at most, >= 0.
+    samples_per_epoch : int
+        Its training samples, >= 0.
+    stream : text stream, optional
+        Where to write (default ``sys.stdout``): live (a bar or a rewritten line) on a
+        terminal or in Jupyter, plain lines elsewhere.
+
+    Raises
+    ------
+    TypeError
+        When epochs or samples_per_epoch is not an int, or stream has no ``write``.
+    ValueError
+        When epochs or samples_per_epoch is negative.
+    """
+
+    def __init__(self, epochs: int, samples_per_epoch: int,
+                 stream: Optional[TextIO] = None) -> None:
         self.epochs = as_int(epochs, "epochs", minimum=0)
         self.samples_per_epoch = as_int(samples_per_epoch, "samples_per_epoch", minimum=0)
         self.stream = sys.stdout if stream is None else stream
@@ -74,9 +95,24 @@ class Progress:
         self._width = 0             # length of the live line on screen
         self._closed = False
 
-    def update(self, epoch_index, logs, samples_per_second):
-        """After epoch `epoch_index` (0-based within the fit call); logs = {name: float}
-        (loss, val_loss, accuracy, ...); samples_per_second: the training rate so far."""
+    def update(self, epoch_index: int, logs: Optional[dict[str, float]],
+               samples_per_second: float) -> None:
+        """Report an epoch that ended.
+
+        Parameters
+        ----------
+        epoch_index : int
+            The epoch, 0-based within the fit call.
+        logs : dict of str to float
+            Its figures (loss, val_loss, accuracy, ...).
+        samples_per_second : float
+            The training rate so far.
+
+        Raises
+        ------
+        ValueError
+            When this Progress was closed.
+        """
         if self._closed:
             raise ValueError("update: this Progress was closed")
         done = epoch_index + 1
@@ -114,7 +150,7 @@ class Progress:
         if callable(getattr(self.stream, "flush", None)):
             self.stream.flush()
 
-    def close(self):
+    def close(self) -> None:
         """Shows the last epoch if it was not shown yet and ends the line; idempotent."""
         if self._closed:
             return
@@ -128,9 +164,9 @@ class Progress:
             self.stream.write("\n")
             self._flush()
 
-    def __enter__(self):
+    def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> Literal[False]:
         self.close()
         return False

@@ -8,8 +8,11 @@ This file only computes rates; it never touches a network or an optimizer. `fit`
 schedule through four private methods of `Schedule` (the protocol, documented there), so a
 schedule kept across `fit` calls continues where it stopped, as a torch scheduler kept across
 training loops does."""
+from __future__ import annotations
+
 import math
 import numbers
+from typing import ClassVar, Optional
 
 import numpy as np
 
@@ -49,7 +52,12 @@ def _choice(value, argument, options):
 
 
 class Schedule:
-    """Base class of the learning-rate schedules. The protocol `fit` uses (private):
+    """Base class of the learning-rate schedules given to ``fit(schedule=...)``.
+
+    A schedule computes rates only; it never touches a network or an optimizer. Kept across
+    `fit` calls, it continues where it stopped, as a torch scheduler kept across training
+    loops does. The base rate is the optimizer's `lr` at the first fit. The protocol `fit`
+    uses (private):
 
     - `_begin(base_lr, n_samples, steps_per_epoch, epochs)`: at the start of each `fit` call,
       before any training. The first call binds `base_lr` (the optimizer's lr) and starts the
@@ -60,11 +68,13 @@ class Schedule:
     - `_observe(value)` (when `needs_metric` is True): the monitored loss after an epoch;
       updates the rate and returns True when training should stop.
     """
-    per_step = False        # one rate per optimizer step (OneCycleLR), not per epoch
-    needs_metric = False    # the rate follows a monitored loss (ReduceLROnPlateau, Adaptive)
-    _arguments = ()         # the constructor's arguments, in order, for __repr__
+    # one rate per optimizer step (OneCycleLR), not per epoch
+    per_step: ClassVar[bool] = False
+    # the rate follows a monitored loss (ReduceLROnPlateau, Adaptive)
+    needs_metric: ClassVar[bool] = False
+    _arguments: ClassVar[tuple[str, ...]] = ()  # the constructor's arguments, for __repr__
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lr = None             # the rate of the coming epoch (step); None before _begin
         self._base_lr = None
 
@@ -141,10 +151,25 @@ class _Chainable(Schedule):
 
 class StepLR(_Chainable):
     """torch.optim.lr_scheduler.StepLR: the rate is multiplied by `gamma` at every epoch that
-    is a positive multiple of `step_size` (base, ..., base, base*gamma, ...)."""
+    is a positive multiple of `step_size` (base, ..., base, base*gamma, ...).
+
+    Parameters
+    ----------
+    step_size : int
+        Epochs between two decays, >= 1.
+    gamma : float, default 0.1
+        The factor of each decay, > 0.
+
+    Raises
+    ------
+    TypeError
+        When step_size is not an int or gamma not a real number.
+    ValueError
+        When either is not positive.
+    """
     _arguments = ("step_size", "gamma")
 
-    def __init__(self, step_size, gamma=0.1):
+    def __init__(self, step_size: int, gamma: float = 0.1) -> None:
         super().__init__()
         self.step_size = _positive_int(step_size, "step_size")
         self.gamma = _positive_float(gamma, "gamma")
@@ -155,10 +180,23 @@ class StepLR(_Chainable):
 
 class ExponentialLR(_Chainable):
     """torch.optim.lr_scheduler.ExponentialLR: the rate is multiplied by `gamma` after every
-    epoch (base, base*gamma, base*gamma*gamma, ... each from the previous rate)."""
+    epoch (base, base*gamma, base*gamma*gamma, ... each from the previous rate).
+
+    Parameters
+    ----------
+    gamma : float
+        The factor of each epoch, > 0.
+
+    Raises
+    ------
+    TypeError
+        When gamma is not a real number.
+    ValueError
+        When gamma is not positive.
+    """
     _arguments = ("gamma",)
 
-    def __init__(self, gamma):
+    def __init__(self, gamma: float) -> None:
         super().__init__()
         self.gamma = _positive_float(gamma, "gamma")
 
@@ -169,10 +207,25 @@ class ExponentialLR(_Chainable):
 class CosineAnnealingLR(_Chainable):
     """torch.optim.lr_scheduler.CosineAnnealingLR: from the base rate down to `eta_min` over
     `T_max` epochs along half a cosine, by torch's recursive formula; past T_max the rate
-    climbs back up (a cosine of period 2 T_max, without restarts), as torch's does."""
+    climbs back up (a cosine of period 2 T_max, without restarts), as torch's does.
+
+    Parameters
+    ----------
+    T_max : int
+        Epochs from the base rate down to eta_min, >= 1.
+    eta_min : float, default 0.0
+        The lowest rate, >= 0.
+
+    Raises
+    ------
+    TypeError
+        When T_max is not an int or eta_min not a real number.
+    ValueError
+        When T_max < 1 or eta_min < 0.
+    """
     _arguments = ("T_max", "eta_min")
 
-    def __init__(self, T_max, eta_min=0.0):
+    def __init__(self, T_max: int, eta_min: float = 0.0) -> None:
         super().__init__()
         self.T_max = _positive_int(T_max, "T_max")
         self.eta_min = as_float(eta_min, "eta_min", minimum=0.0)
@@ -200,14 +253,48 @@ class OneCycleLR(Schedule):
 
     Unlike torch's, this schedule does not cycle the momentum (torch's `cycle_momentum=True`,
     its default, also moves SGD's momentum or Adam's beta1): only `cycle_momentum=False` is
-    accepted, so that code written for torch says what it gets."""
+    accepted, so that code written for torch says what it gets.
+
+    Parameters
+    ----------
+    max_lr : float
+        The peak rate, > 0.
+    total_steps : int, optional
+        The cycle's length in optimizer steps.
+    epochs : int, optional
+        With steps_per_epoch, the cycle's length when total_steps is not given.
+    steps_per_epoch : int, optional
+        Optimizer steps an epoch (batches of fit).
+    pct_start : float, default 0.3
+        The fraction of the cycle spent rising, in [0, 1].
+    anneal_strategy : {"cos", "linear"}, default "cos"
+        The shape of the rise and fall.
+    cycle_momentum : bool, default False
+        Only False is accepted (see above).
+    div_factor : float, default 25.0
+        The initial rate is max_lr / div_factor, > 0.
+    final_div_factor : float, default 1e4
+        The last rate is the initial one / final_div_factor, > 0.
+    three_phase : bool, default False
+        Rise, fall back to the initial rate, then fall to the last one.
+
+    Raises
+    ------
+    TypeError
+        When an argument is not of its type.
+    ValueError
+        When an argument is out of range, cycle_momentum is True, or pct_start * total_steps
+        is 1 (a rising phase of no length).
+    """
     per_step = True
     _arguments = ("max_lr", "total_steps", "epochs", "steps_per_epoch", "pct_start",
                   "anneal_strategy", "div_factor", "final_div_factor", "three_phase")
 
-    def __init__(self, max_lr, total_steps=None, epochs=None, steps_per_epoch=None,
-                 pct_start=0.3, anneal_strategy="cos", cycle_momentum=False, div_factor=25.0,
-                 final_div_factor=1e4, three_phase=False):
+    def __init__(self, max_lr: float, total_steps: Optional[int] = None,
+                 epochs: Optional[int] = None, steps_per_epoch: Optional[int] = None,
+                 pct_start: float = 0.3, anneal_strategy: str = "cos",
+                 cycle_momentum: bool = False, div_factor: float = 25.0,
+                 final_div_factor: float = 1e4, three_phase: bool = False) -> None:
         super().__init__()
         self.max_lr = _positive_float(max_lr, "max_lr")
         self.total_steps = None if total_steps is None else _positive_int(total_steps,
@@ -334,13 +421,42 @@ class ReduceLROnPlateau(Schedule):
     then `cooldown` epochs pass before bad epochs count again.
 
     An improvement is a value below best * (1 - threshold) ("rel") or best - threshold ("abs")
-    in mode "min"; above best * (1 + threshold) or best + threshold in mode "max"."""
+    in mode "min"; above best * (1 + threshold) or best + threshold in mode "max".
+
+    Parameters
+    ----------
+    mode : {"min", "max"}, default "min"
+        Whether lower or higher is better.
+    factor : float, default 0.1
+        The factor of each reduction, in (0, 1).
+    patience : int, default 10
+        Epochs without improvement tolerated, >= 0.
+    threshold : float, default 1e-4
+        The least change that counts as an improvement, >= 0.
+    threshold_mode : {"rel", "abs"}, default "rel"
+        Whether threshold is relative to the best value or absolute.
+    cooldown : int, default 0
+        Epochs after a reduction before bad epochs count again, >= 0.
+    min_lr : float, default 0.0
+        The rate never goes below it, >= 0.
+    eps : float, default 1e-8
+        A reduction smaller than this is not made, >= 0.
+
+    Raises
+    ------
+    TypeError
+        When an argument is not of its type.
+    ValueError
+        When an argument is out of range (factor >= 1; threshold >= 1 with "min" and
+        "rel") or mode or threshold_mode is unknown.
+    """
     needs_metric = True
     _arguments = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown",
                   "min_lr", "eps")
 
-    def __init__(self, mode="min", factor=0.1, patience=10, threshold=1e-4,
-                 threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8):
+    def __init__(self, mode: str = "min", factor: float = 0.1, patience: int = 10,
+                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
+                 min_lr: float = 0.0, eps: float = 1e-8) -> None:
         super().__init__()
         self.mode = _choice(mode, "mode", ("min", "max"))
         self.factor = _positive_float(factor, "factor")
@@ -391,10 +507,23 @@ class ReduceLROnPlateau(Schedule):
 class InvScaling(Schedule):
     """scikit-learn MLP's learning_rate="invscaling" (solver "sgd"): epoch 0 uses the base
     rate; after each epoch t (scikit-learn's `t_`) grows by the number of training samples and
-    the rate becomes base / (t + 1) ** power_t. t continues across `fit` calls."""
+    the rate becomes base / (t + 1) ** power_t. t continues across `fit` calls.
+
+    Parameters
+    ----------
+    power_t : float, default 0.5
+        The exponent, >= 0 (scikit-learn's default).
+
+    Raises
+    ------
+    TypeError
+        When power_t is not a real number.
+    ValueError
+        When power_t is negative or not finite.
+    """
     _arguments = ("power_t",)
 
-    def __init__(self, power_t=0.5):
+    def __init__(self, power_t: float = 0.5) -> None:
         super().__init__()
         self.power_t = as_float(power_t, "power_t", minimum=0.0)
         self._t = 0
@@ -419,11 +548,26 @@ class Adaptive(Schedule):
     The monitored loss is the training loss, or the validation loss when `fit` has validation
     data (scikit-learn watches the validation score, which rises, when early_stopping is on).
     The default n_iter_no_change=2 (three epochs without improvement) is fastprop's;
-    scikit-learn's MLP default is 10."""
+    scikit-learn's MLP default is 10.
+
+    Parameters
+    ----------
+    tol : float, default 1e-4
+        The least improvement that counts, >= 0.
+    n_iter_no_change : int, default 2
+        Epochs without improvement tolerated before the rate is divided, >= 1.
+
+    Raises
+    ------
+    TypeError
+        When an argument is not of its type.
+    ValueError
+        When an argument is out of range.
+    """
     needs_metric = True
     _arguments = ("tol", "n_iter_no_change")
 
-    def __init__(self, tol=1e-4, n_iter_no_change=2):
+    def __init__(self, tol: float = 1e-4, n_iter_no_change: int = 2) -> None:
         super().__init__()
         self.tol = as_float(tol, "tol", minimum=0.0)
         self.n_iter_no_change = _positive_int(n_iter_no_change, "n_iter_no_change")
