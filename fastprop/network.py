@@ -18,6 +18,7 @@ from fastprop._typing import ArrayLike, CallbackLike, DTypeLike, PathLike, Seed
 if TYPE_CHECKING:
     from fastprop.optim import Optimizer
     from fastprop.schedules import Schedule
+    from fastprop.training import History
 
 __all__ = ["Network", "mlp", "load"]
 
@@ -33,7 +34,7 @@ class Network(Model):
             callbacks: Sequence[CallbackLike] | None = None,
             schedule: Schedule | None = None, clip_norm: float | None = None,
             clip_value: float | None = None,
-            sample_weight: ArrayLike | None = None) -> _training.History:
+            sample_weight: ArrayLike | None = None) -> History:
         """Train by mini-batch backpropagation.
 
         Without callbacks, progress or a loss-watching schedule, all the epochs run in
