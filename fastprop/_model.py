@@ -743,7 +743,7 @@ class Model:
         -------
         loss : float
             The mean loss, as `loss` gives it.
-        grad : ndarray, shape (n_params,)
+        grad : ndarray, shape (N,)
             d loss / d params, laid out like `params`, of the network's dtype.
 
         Raises

@@ -3,15 +3,17 @@
 Keras 3's rules. This module holds no training loop: fit (fastprop.training) calls it.
 
 The protocol fit follows, with each callback `cb` of `callbacks=`:
-  1. `cb.set_model(net)` (when present), then `cb.on_train_begin(logs)` (when present), with
-     logs = {"metrics": [the names each epoch's logs will hold]}, e.g. ["loss", "val_loss",
-     "accuracy", "val_accuracy", "lr"]. Both come before any training: a ValueError raised
-     there refuses the fit with nothing changed.
-  2. After each epoch, `cb.on_epoch_end(epoch, logs)`: `epoch` counts from 0 within this fit
-     call, logs maps each of those names to a float. A True return stops training after this
-     epoch (every callback still gets this epoch's call).
-  3. `cb.on_train_end(logs)` (when present) with the last epoch's logs ({} when none ran), also
-     when training stopped early.
+
+1. `cb.set_model(net)` (when present), then `cb.on_train_begin(logs)` (when present), with
+   logs = {"metrics": [the names each epoch's logs will hold]}, e.g. ["loss", "val_loss",
+   "accuracy", "val_accuracy", "lr"]. Both come before any training: a ValueError raised
+   there refuses the fit with nothing changed.
+2. After each epoch, `cb.on_epoch_end(epoch, logs)`: `epoch` counts from 0 within this fit
+   call, logs maps each of those names to a float. A True return stops training after this
+   epoch (every callback still gets this epoch's call).
+3. `cb.on_train_end(logs)` (when present) with the last epoch's logs ({} when none ran), also
+   when training stopped early.
+
 A user's callback may be any object with `on_epoch_end`; the other methods are optional."""
 from __future__ import annotations
 

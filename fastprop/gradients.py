@@ -230,23 +230,29 @@ def gradcheck(net: Model, X: ArrayLike, y: ArrayLike, eps: Optional[float] = Non
     """Backprop's gradient against finite differences (central by default).
 
     The check passes (`GradcheckResult.ok`) when ``|a - n| <= atol + rtol * max(|a|, |n|)``
-    for every entry. Default rtol, by scheme:
-      central: float64 1e-6, float32 5e-3 (the finite differences' error is in atol below);
-      forward: float64 1e-3, float32 1e-1 (one-sided differences are first-order accurate,
-               and their default step, sqrt(machine epsilon), leaves a rounding error of
-               about sqrt(machine epsilon) times the loss on every entry).
+    for every entry (a: analytic, n: numeric). Default rtol, by scheme:
+
+    - central: float64 1e-6, float32 5e-3 (the finite differences' error is in atol below);
+    - forward: float64 1e-3, float32 1e-1 (one-sided differences are first-order accurate,
+      and their default step, sqrt(machine epsilon), leaves a rounding error of about
+      sqrt(machine epsilon) times the loss on every entry).
+
     The default atol follows the scale of the loss and the gradient, so that the check means
-    the same at targets of scale 1e-3 and 1e6:
-      atol = a0 * G + 4 * E(h),   G = max |numeric|,
+    the same at targets of scale 1e-3 and 1e6::
+
+        atol = a0 * G + 4 * E(h),   G = max |numeric|
+
     with a0 = 1e-9 / 1e-4 (central, float64 / float32), 1e-6 / 1e-2 (forward), and E(h) the
-    finite differences' error bound at relative step h: h^2 G + eps_m |L| / h (central),
-    h max(G, 1) + 2 eps_m |L| / h (forward), eps_m the dtype's machine epsilon, L the loss. A
-    given atol is used as it is. A RuntimeWarning says when that atol is half the largest
-    entry or more (float32 at targets of 1e6: the check then passes almost anything).
-    The default step is default_eps (cbrt or sqrt of eps_m); when the loss is so large
-    against its gradient that its rounding (eps_m |L| / h) would swamp the differences, the
-    numeric gradient is taken again at the step minimising E(h), cbrt(eps_m |L| / 2G)
-    (central) or sqrt(2 eps_m |L| / G) (forward), at most 1. A given eps is used as it is.
+    finite differences' error bound at relative step h: ``h^2 G + eps_m |L| / h`` (central),
+    ``h max(G, 1) + 2 eps_m |L| / h`` (forward), eps_m the dtype's machine epsilon, L the
+    loss. A given atol is used as it is. A RuntimeWarning says when that atol is half the
+    largest entry or more (float32 at targets of 1e6: the check then passes almost anything).
+
+    The default step is `default_eps` (cbrt or sqrt of eps_m); when the loss is so large
+    against its gradient that its rounding (``eps_m |L| / h``) would swamp the differences,
+    the numeric gradient is taken again at the step minimising E(h),
+    ``cbrt(eps_m |L| / 2G)`` (central) or ``sqrt(2 eps_m |L| / G)`` (forward), at most 1. A
+    given eps is used as it is.
     The result's atol and eps are the ones used.
 
     Parameters

@@ -125,7 +125,7 @@ class Optimizer:
         net : Network
             The network to update: the one this optimizer's state belongs to (the first
             network it updated).
-        grad : array_like, shape (n_params,)
+        grad : array_like, shape (N,)
             The gradient, laid out like params (as `Network.backprop` gives it).
 
         Raises
