@@ -57,11 +57,15 @@ def main() -> None:
     y_reg = X[:, :1] * 2.0 - 1.0
 
     # Building networks
-    layers = [fp.Dense(4, 8, "tanh"), fp.Dense(8, 3, "softmax")]
+    layers = [fp.Dense(4, 8, "tanh", bias=True, init="he_normal"),
+              fp.Dense(8, 3, "softmax", bias=False, init=None)]
     net: fp.Network = fp.Network(layers, loss="cross_entropy", dtype="float64", seed=0)
     reg: fp.Network = fp.mlp([4, 8, 1], hidden="relu", output="identity", loss="mse",
-                             dtype=np.float32, seed=np.random.default_rng(1))
-    first: fp.Dense = net.layers[0]
+                             dtype=np.float32, seed=np.random.default_rng(1),
+                             init="uniform(-0.5, 0.5)", bias=True)
+    first = net.layers[0]
+    assert isinstance(first, fp.Dense)      # net.layers may hold Dropout layers too
+    flags: tuple[bool, Optional[str]] = (first.bias, first.init)
     W: Optional[NDArray[np.floating[Any]]] = first.W
     b: Optional[NDArray[np.floating[Any]]] = first.b
     assert W is not None and b is not None
@@ -140,7 +144,6 @@ def main() -> None:
     assert_type(hist, fp.History)
     assert_type(hist2, fp.History)
     assert_type(hist.loss, list[float])
-    assert_type(net.layers, tuple[fp.Dense, ...])
     assert_type(net.params, FloatArray)
     assert_type(first.W, Optional[FloatArray])
 
