@@ -128,13 +128,6 @@ def _draw_weights(layer, rng, dtype):
 class Dense:
     """A fully connected layer: ``Z = A_prev @ W + b``, ``A = activation(Z)``.
 
-    n_in, n_out: its widths. activation: a name of fastprop.ACTIVATIONS. bias: False for a
-    layer without b (Z = A_prev @ W; it then has no entries in the network's params nor in a
-    gradient, and `b` is None). init: how the network draws W from its seed: None (Glorot
-    uniform, or He uniform for relu-family activations), "glorot_uniform", "he_uniform",
-    "he_normal" (normal, std sqrt(2 / n_in)), "normal(std)" (mean 0), "uniform(a, b)" (in
-    [a, b)); the biases start at zero.
-
     Given to `Network`, which copies it and binds `W` (n_in, n_out) and `b` (n_out,) to views
     of its parameter buffer; before that they are None. The shape, activation, bias and
     init are fixed: the network's compiled description, its buffer layout and `save` all
