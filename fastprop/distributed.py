@@ -13,10 +13,14 @@ stopping, schedules, callbacks) are taken from reduced values, so all ranks take
 This module imports without mpi4py; `fit` then raises ImportError naming the extra
 (`pip install fastprop[mpi]`). Run it as `mpiexec -n 2 python script.py`, or try
 `mpiexec -n 2 python -m fastprop.distributed` (a demo on the digits data that ships)."""
+from __future__ import annotations
+
 import math
 import sys
 import time
 import traceback
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
@@ -26,6 +30,12 @@ from fastprop._validation import as_float, as_int, as_numeric_array
 from fastprop.optim import SGD, Optimizer, _RULES, _as_bool
 from fastprop.training import (History, TrainingDivergedError, _callbacks, _is_early_stopping,
                                _metrics, _positive_or_none, _sample_weight, _schedule)
+from fastprop._model import Model
+from fastprop._typing import ArrayLike, CallbackLike, PathLike, Seed
+
+if TYPE_CHECKING:
+    from fastprop.network import Network
+    from fastprop.schedules import Schedule
 
 __all__ = ["fit", "save", "load", "RankFailedError", "MPI_EXTRA"]
 
@@ -38,8 +48,10 @@ _fault = None
 
 
 class RankFailedError(RuntimeError):
-    """Another rank of the job raised; this rank stops at the same step (its message names the
-    rank and the error)."""
+    """Another rank of the job raised; this rank stops at the same step.
+
+    Its message names the rank and the error. A subclass of `RuntimeError`.
+    """
 
 
 def _mpi():
@@ -87,13 +99,19 @@ def _shares(total, parts):
     return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
 
-def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=None,
-        validation_data=None, progress=False, *, validation_split=None, metrics=None,
-        callbacks=None, schedule=None, clip_norm=None, clip_value=None, sample_weight=None,
-        comm=None, sharded=False):
-    """Synchronous data-parallel `fit` over the ranks of `comm` (default MPI.COMM_WORLD): call
-    it on every rank with the same arguments (but, with sharded=True, each rank's own data).
-    Arguments and History are those of Network.fit; History is the same on every rank.
+def fit(net: Model, X: ArrayLike, y: ArrayLike, epochs: int = 5, batch_size: int = 1,
+        optimizer: Optional[Optimizer] = None, shuffle: bool = True, seed: Seed = None,
+        validation_data: Optional[tuple[ArrayLike, ArrayLike]] = None, progress: bool = False,
+        *, validation_split: Optional[float] = None, metrics: Optional[Sequence[str]] = None,
+        callbacks: Optional[Sequence[CallbackLike]] = None,
+        schedule: Optional[Schedule] = None, clip_norm: Optional[float] = None,
+        clip_value: Optional[float] = None, sample_weight: Optional[ArrayLike] = None,
+        comm: Any = None, sharded: bool = False) -> History:
+    """Synchronous data-parallel `fit` over the ranks of an MPI communicator.
+
+    Call it on every rank with the same arguments (but, with sharded=True, each rank's own
+    data). Arguments and History are those of `Network.fit`; History is the same on every
+    rank.
 
     Each global batch of `batch_size` samples is split into contiguous shares, one a rank
     (uneven shares allowed; a rank may get none); the summed gradient is that of the batch's
@@ -124,7 +142,37 @@ def fit(net, X, y, epochs=5, batch_size=1, optimizer=None, shuffle=True, seed=No
     the same epoch. progress shows on rank 0 only. An exception on one rank ends the fit on
     every rank: raised there, and RankFailedError (naming it) on the others, when it happens
     in a step's or an epoch's work; anything else ends the job with comm.Abort(1) after
-    printing the error, rather than leaving the other ranks waiting."""
+    printing the error, rather than leaving the other ranks waiting.
+
+    Parameters
+    ----------
+    net : Network
+        The network, trained in place on every rank (rank 0's parameters are the start).
+    X, y, epochs, batch_size, optimizer, shuffle, seed, validation_data, progress
+        As for `Network.fit` (X, y: the whole data, or with sharded=True this rank's shard).
+    validation_split, metrics, callbacks, schedule, clip_norm, clip_value, sample_weight
+        As for `Network.fit` (keyword-only).
+    comm : mpi4py.MPI.Comm, optional
+        The ranks to train over (default ``MPI.COMM_WORLD``).
+    sharded : bool, default False
+        Whether each rank passes only its own shard of the data (see above).
+
+    Returns
+    -------
+    History
+        The same on every rank.
+
+    Raises
+    ------
+    ImportError
+        When mpi4py is not installed (it names the ``mpi`` extra).
+    TypeError, ValueError
+        For a bad argument on any rank, raised on every rank.
+    TrainingDivergedError
+        When the loss or gradient becomes non-finite, on every rank.
+    RankFailedError
+        On the other ranks, when one rank raised during a step or an epoch.
+    """
     local_error = None
     try:
         args = _check(net, X, y, epochs, batch_size, optimizer, shuffle, seed,
@@ -695,9 +743,27 @@ def _accuracy_count(activation, out, Y):
     return float(np.sum(np.mean((out > 0.5) == (Y > 0.5), axis=1)))
 
 
-def save(net, path, comm=None):
-    """Collective: rank 0 writes `net` to `path` (atomically, as Network.save); every rank
-    returns once it is written, or raises the same error."""
+def save(net: Model, path: PathLike, comm: Any = None) -> None:
+    """Collective: rank 0 writes `net` to `path` (atomically, as `Network.save`).
+
+    Every rank returns once it is written, or raises the same error.
+
+    Parameters
+    ----------
+    net : Network
+        The network (the same on every rank after a distributed fit).
+    path : str or os.PathLike
+        The file, written by rank 0.
+    comm : mpi4py.MPI.Comm, optional
+        The ranks (default ``MPI.COMM_WORLD``).
+
+    Raises
+    ------
+    ImportError
+        When mpi4py is not installed.
+    TypeError, OSError
+        As `fastprop.save`, on rank 0; `RankFailedError` on the others.
+    """
     MPI = _mpi()
     comm = _comm(MPI, comm)
     error = None
@@ -709,10 +775,32 @@ def save(net, path, comm=None):
     _agree(comm, error, f"saving {path!r}")
 
 
-def load(path, comm=None):
-    """Collective: rank 0 reads the network file at `path` (fastprop.load) and every rank gets
-    the same Network (sent from rank 0: the file need not be on a shared file system), to
-    resume training on any number of ranks."""
+def load(path: PathLike, comm: Any = None) -> Network:
+    """Collective: rank 0 reads the network file at `path` (`fastprop.load`) and every rank
+    gets the same Network.
+
+    The network is sent from rank 0: the file need not be on a shared file system, and
+    training may resume on any number of ranks.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file, read by rank 0.
+    comm : mpi4py.MPI.Comm, optional
+        The ranks (default ``MPI.COMM_WORLD``).
+
+    Returns
+    -------
+    Network
+        The same network on every rank.
+
+    Raises
+    ------
+    ImportError
+        When mpi4py is not installed.
+    ValueError
+        As `fastprop.load`, on rank 0; `RankFailedError` on the others.
+    """
     from fastprop.network import load as load_one
     MPI = _mpi()
     comm = _comm(MPI, comm)
