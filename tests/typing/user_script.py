@@ -50,6 +50,17 @@ class PrintEpochs:
         return False
 
 
+def distributed_part(net: fp.Network, X: NDArray[np.float64], y: NDArray[np.float64]) -> None:
+    """fastprop.distributed, type-checked only: it runs under mpiexec with the mpi extra."""
+    import fastprop.distributed as dist
+    hist: fp.History = dist.fit(net, X, y, epochs=2, batch_size=8, optimizer=fp.SGD(lr=0.1),
+                                comm=None, sharded=False)
+    dist.save(net, "model.npz")
+    again: fp.Network = dist.load("model.npz")
+    assert_type(dist.load("model.npz"), fp.Network)
+    error: type[RuntimeError] = dist.RankFailedError
+
+
 def main() -> None:
     rng = np.random.default_rng(0)
     X: NDArray[np.float64] = rng.normal(size=(64, 4))
@@ -63,6 +74,8 @@ def main() -> None:
     reg: fp.Network = fp.mlp([4, 8, 1], hidden="relu", output="identity", loss="mse",
                              dtype=np.float32, seed=np.random.default_rng(1),
                              init="uniform(-0.5, 0.5)", bias=True)
+    dropped = fp.Network([fp.Dense(4, 8, "relu"), fp.Dropout(p=0.25), fp.Dense(8, 1)], seed=0)
+    rate: float = dropped.layers[1].p if isinstance(dropped.layers[1], fp.Dropout) else 0.0
     first = net.layers[0]
     assert isinstance(first, fp.Dense)      # net.layers may hold Dropout layers too
     flags: tuple[bool, Optional[str]] = (first.bias, first.init)
