@@ -7,17 +7,25 @@ The factors are recomputed here in float64 numpy from `net.params` (a forward pa
 own, the activations' derivatives from their formulas in csrc/nn/fp_activation.inc, the
 losses' from csrc/nn/fp_loss.inc): an explanation, not a hot loop, so it never takes the
 compiled path whose result it is checked against. It never writes the network."""
+from __future__ import annotations
+
 import argparse
 import copy
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fastprop._cli_util import CommandError, int_option
-from fastprop._model import Dense, Dropout, check_network
+from fastprop._model import Dense, Dropout, Model, check_network
 from fastprop._validation import as_int
 from fastprop.gradients import numerical_gradient
+from fastprop._typing import ArrayLike
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from fastprop.network import Network
 
 __all__ = ["explain", "Explanation", "tutorial_network"]
 
@@ -84,41 +92,58 @@ def _softmax(z):
 
 @dataclass
 class Explanation:
-    """The chain rule behind one entry of the gradient, as `explain` returns it; str() is the
-    derivation as `fastprop explain` prints it.
+    """The chain rule behind one entry of the gradient, as `explain` returns it; ``str()`` is
+    the derivation as ``fastprop explain`` prints it.
 
-    factors    [(meaning, value), ...] in the chain's order, from the loss back to the weight
-    gradient   the chain rule's total, dL/dw: the product of the factors' values
-    backprop   the entry of net.backprop's gradient at the same place
-    numerical  a central finite difference of net.loss in that one parameter
-    agree      True when the three agree within atol + rtol * |dL/dw| (see the property)
-    weight, index, value   the parameter's name ("layers[0].W[0, 1]"), its place in
-               net.params, its value
-    loss       the loss at (X, y)
-    deltas     [(layer, delta)], delta = dL/dz of that layer, from the output down to the
-               weight's layer (several samples: the mean over them)
-    paths      True when the weight reaches the loss by several paths: one factor is their sum
-    samples    several samples: one Explanation each, of that sample's own loss L_s
-    forward    the forward pass, as lines of text (one sample)"""
+    Attributes
+    ----------
+    weight : str
+        The parameter's name, e.g. ``"layers[0].W[0, 1]"``.
+    index : int
+        Its place in net.params.
+    value : float
+        Its value.
+    loss : float
+        The loss at (X, y).
+    factors : list of (str, float)
+        (meaning, value) in the chain's order, from the loss back to the weight.
+    gradient : float
+        The chain rule's total, dL/dw: the product of the factors' values.
+    backprop : float
+        The entry of net.backprop's gradient at the same place.
+    numerical : float
+        A central finite difference of net.loss in that one parameter.
+    deltas : list of (int, ndarray)
+        (layer, delta), delta = dL/dz of that layer, from the output down to the weight's
+        layer (several samples: the mean over them).
+    paths : bool
+        True when the weight reaches the loss by several paths: one factor is their sum.
+    samples : tuple of Explanation
+        With several samples: one Explanation each, of that sample's own loss L_s.
+    forward : list of str
+        The forward pass, as lines of text (one sample).
+    rtol, atol : float
+        The tolerances of `agree`.
+    """
     weight: str
     index: int
     value: float
     loss: float
-    factors: list
+    factors: list[tuple[str, float]]
     gradient: float
     backprop: float
     numerical: float
-    deltas: list = field(default_factory=list)
+    deltas: list[tuple[int, Any]] = field(default_factory=list)
     paths: bool = False
-    samples: tuple = ()
-    forward: list = field(default_factory=list)
+    samples: tuple[Explanation, ...] = ()
+    forward: list[str] = field(default_factory=list)
     rtol: float = 1e-6
     atol: float = 0.0
 
     @property
-    def agree(self):
+    def agree(self) -> bool:
         """True when the chain rule's total, backprop's entry and the central difference agree:
-        |g - other| <= atol + rtol * max(|g|, |other|) for both others."""
+        ``|g - other| <= atol + rtol * max(|g|, |other|)`` for both others."""
         g = self.gradient
         return all(abs(g - o) <= self.atol + self.rtol * max(abs(g), abs(o))
                    for o in (self.backprop, self.numerical))
@@ -409,7 +434,8 @@ def _numerical(net, Xc, Y, index):
     return float(numerical_gradient(target, Xc, Y, scheme="central", indices=idx)[0])
 
 
-def explain(net, X, y, layer=0, i=0, j=0, param="W"):
+def explain(net: Model, X: ArrayLike, y: ArrayLike, layer: int = 0, i: int = 0, j: int = 0,
+            param: str = "W") -> Explanation:
     """The chain rule behind one entry of net's gradient at (X, y): an Explanation whose
     `factors` are the derivatives it multiplies, `gradient` their product, `backprop` the
     entry of net.backprop(X, y)'s gradient and `numerical` a central finite difference.
@@ -433,9 +459,36 @@ def explain(net, X, y, layer=0, i=0, j=0, param="W"):
     sample beside one backprop.
 
     Computed in float64 from net.params (a float32 network's factors are its own float32
-    values, in float64 arithmetic). ValueError or TypeError naming the argument for a layer,
-    i, j or param out of range and for X or y as the network refuses them; nothing is
-    changed, by any call."""
+    values, in float64 arithmetic). Nothing is changed, by any call.
+
+    Parameters
+    ----------
+    net : Network
+        The network (never written).
+    X : array_like, shape (n_in,) or (n, n_in)
+        One sample, or n samples in rows.
+    y : array_like
+        Targets, as `Network.loss` takes them (a single sample's as a number, a label or a
+        one-hot row).
+    layer : int, default 0
+        The index in net.layers of the Dense layer holding the weight.
+    i : int, default 0
+        Its input unit (0 for a bias).
+    j : int, default 0
+        Its output unit.
+    param : {"W", "b"}, default "W"
+        A weight W[i, j] or a bias b[j].
+
+    Returns
+    -------
+    Explanation
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the argument, for a layer, i, j or param out of range (or a layer that is
+        not Dense) and for X or y as the network refuses them.
+    """
     check_network(net)
     if net.loss_name not in ("mse", "binary_cross_entropy", "cross_entropy"):
         raise ValueError(f"net: explain does not know the derivative of the loss "
@@ -488,10 +541,27 @@ def _forward_lines(lay, x, t, zs, as_):
 
 
 # ---- the `fastprop explain` command -------------------------------------------------------
-def tutorial_network(seed=0):
-    """(net, X, y): the tutorial's network, 2 inputs -> 3 sigmoid -> 1 sigmoid without biases
-    (9 weights), mse, its weights uniform in [0, 1) from `seed`, and its one example,
-    X = [[1, 1]], y = [0]."""
+def tutorial_network(seed: int = 0) -> tuple[Network, NDArray[np.float64],
+                                              NDArray[np.float64]]:
+    """The classic tutorial's network and its one example.
+
+    2 inputs -> 3 sigmoid -> 1 sigmoid without biases (9 weights), mse, its weights uniform
+    in [0, 1) from `seed`.
+
+    Parameters
+    ----------
+    seed : int, default 0
+        The seed of the weights.
+
+    Returns
+    -------
+    net : Network
+        The network.
+    X : ndarray, shape (1, 2)
+        ``[[1, 1]]``.
+    y : ndarray, shape (1,)
+        ``[0]``.
+    """
     import fastprop as fp
     layers = [fp.Dense(2, 3, "sigmoid", bias=False, init="uniform(0, 1)"),
               fp.Dense(3, 1, "sigmoid", bias=False, init="uniform(0, 1)")]
