@@ -10,7 +10,8 @@ import re
 import pytest
 
 import fastprop
-from fastprop import callbacks, distributed, gradients, optim, plotting, progress, schedules
+from fastprop import (callbacks, distributed, explain, gradients, optim, plotting, progress,
+                      schedules)
 
 SECTION = re.compile(r"^(\w[\w ]*)\n-{3,}$", re.M)
 
@@ -34,7 +35,8 @@ def _documented_names(section):
 
 def _public_objects():
     names = {name: getattr(fastprop, name) for name in fastprop.__all__}
-    for module in (schedules, callbacks, optim, gradients, progress, plotting, distributed):
+    for module in (schedules, callbacks, optim, gradients, progress, plotting, distributed,
+                   explain):
         names.update({f"{module.__name__}.{n}": getattr(module, n) for n in module.__all__})
     names["fastprop.optim.Optimizer"] = optim.Optimizer
     return {k: v for k, v in names.items() if inspect.isclass(v) or inspect.isfunction(v)}

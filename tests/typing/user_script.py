@@ -160,6 +160,14 @@ def main() -> None:
     assert_type(net.params, FloatArray)
     assert_type(first.W, Optional[FloatArray])
 
+    # One gradient entry by the chain rule, beside backprop and finite differences
+    from fastprop.explain import Explanation, explain, tutorial_network
+    tut, X1, y1 = tutorial_network(seed=0)
+    why: Explanation = explain(tut, X1, y1, layer=0, i=0, j=1, param="W")
+    agree: bool = why.agree
+    chain: list[tuple[str, float]] = why.factors
+    text: str = str(why)
+
     # Files
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.npz")
