@@ -161,9 +161,9 @@ def main() -> None:
     assert_type(first.W, Optional[FloatArray])
 
     # One gradient entry by the chain rule, beside backprop and finite differences
-    from fastprop.explain import Explanation, explain, tutorial_network
+    from fastprop.explain import tutorial_network
     tut, X1, y1 = tutorial_network(seed=0)
-    why: Explanation = explain(tut, X1, y1, layer=0, i=0, j=1, param="W")
+    why: fp.Explanation = fp.explain(tut, X1, y1, layer=0, i=0, j=1, param="W")
     agree: bool = why.agree
     chain: list[tuple[str, float]] = why.factors
     text: str = str(why)
