@@ -104,6 +104,7 @@ cdef extern from "fp_kernels.h" nogil:
         double *weight_gather
         double *epoch_acc
         double *val_acc
+        double l2
 
     double fp_d_net_loss_weighted(const fp_net *net, const double *params, int64_t n,
                                   const double *X, const double *Y, const double *w,

@@ -367,7 +367,8 @@ cdef class TrainJob:
 
     Options (fp_train_opts): clip_norm, clip_value (> 0 to clip, 0 off); sample_weight (n
     finite weights >= 0, or None); accuracy (bool); lr_per_step: run's `lr` gives one rate a
-    step rather than one an epoch."""
+    step rather than one an epoch; l2 (>= 0, 0 off): scikit-learn MLP's alpha, an L2 penalty on
+    the weights (not the biases) over each batch's total sample weight."""
     cdef readonly NetSpec spec
     cdef readonly OptimSpec opt
     cdef readonly object epoch_loss, val_loss, epoch_acc, val_acc
@@ -394,7 +395,8 @@ cdef class TrainJob:
     def __cinit__(self, NetSpec spec, OptimSpec opt, params, X, Y, Xv, Yv, *, state, ws,
                   int64_t cap, grad, gather, int64_t batch, bint shuffle, uint64_t[::1] rng,
                   int64_t max_epochs, double clip_norm=0.0, double clip_value=0.0,
-                  sample_weight=None, bint accuracy=False, bint lr_per_step=False):
+                  sample_weight=None, bint accuracy=False, bint lr_per_step=False,
+                  double l2=0.0):
         # __cinit__: runs once, so a refused second call cannot leave the job half re-bound.
         if max_epochs < 1:
             raise ValueError(f"max_epochs: expected a positive integer, got {max_epochs}")
@@ -403,6 +405,8 @@ cdef class TrainJob:
         if not (clip_value >= 0 and clip_value < INFINITY):
             raise ValueError(f"clip_value: expected a finite value >= 0 (0: off), got "
                              f"{clip_value}")
+        if not (l2 >= 0 and l2 < INFINITY):
+            raise ValueError(f"l2: expected a finite value >= 0 (0: off), got {l2}")
         _check_len("rng", rng.shape[0], 4)
         self.spec, self.opt, self.net = spec, opt, spec.net
         self.batch, self.cap, self.shuffle, self.max_epochs = batch, cap, shuffle, max_epochs
@@ -427,6 +431,7 @@ cdef class TrainJob:
         self.steps_per_epoch = (self.n + batch - 1) // batch
         self.tr.clip_norm, self.tr.clip_value = clip_norm, clip_value
         self.tr.lr_per_step = lr_per_step
+        self.tr.l2 = l2
         cdef const double[::1] sw
         cdef double[::1] wg, ea, va
         cdef Py_ssize_t i

@@ -223,7 +223,7 @@ def fit(net: Model, X: ArrayLike, y: ArrayLike, epochs: int = 5, batch_size: int
         callbacks: Optional[Sequence[CallbackLike]] = None,
         schedule: Optional[Schedule] = None, clip_norm: Optional[float] = None,
         clip_value: Optional[float] = None,
-        sample_weight: Optional[ArrayLike] = None) -> History:
+        sample_weight: Optional[ArrayLike] = None, _l2: float = 0.0) -> History:
     """Train `net` on (X, y) by mini-batch backpropagation: ``fit(net, ...)`` is
     ``net.fit(...)``.
 
@@ -239,6 +239,9 @@ def fit(net: Model, X: ArrayLike, y: ArrayLike, epochs: int = 5, batch_size: int
         As for `Network.fit`.
     validation_split, metrics, callbacks, schedule, clip_norm, clip_value, sample_weight
         As for `Network.fit` (keyword-only).
+    _l2 : float
+        Private, for fastprop.sklearn: scikit-learn MLP's alpha, an L2 penalty on the weights
+        (not the biases) added to each batch's loss and gradient.
 
     Returns
     -------
@@ -273,6 +276,7 @@ def fit(net: Model, X: ArrayLike, y: ArrayLike, epochs: int = 5, batch_size: int
     schedule = _schedule(schedule)
     clip_norm = _positive_or_none(clip_norm, "clip_norm")
     clip_value = _positive_or_none(clip_value, "clip_value")
+    l2 = as_float(_l2, "_l2", minimum=0.0)
     if seed is not None:
         stream = new_stream(seed)        # checks seed; written to the network below
     Xv = np.empty((0, net.n_in), dtype=net.dtype)
@@ -320,7 +324,7 @@ def fit(net: Model, X: ArrayLike, y: ArrayLike, epochs: int = 5, batch_size: int
         if seed is not None:
             net._stream[...] = stream
         run = _Run(net, Xc, Y, Xv, Yv, batch, shuffle, optimizer, opt_args, weights, accuracy,
-                   clip_norm, clip_value, schedule, callbacks, progress, epochs)
+                   clip_norm, clip_value, schedule, callbacks, progress, epochs, l2)
         history = run.epochs(epochs)
         # as Keras: after training that ended normally (EarlyStopping then restores its best
         # parameters), not after a TrainingDivergedError or Ctrl-C
@@ -351,7 +355,8 @@ class _Run:
     calls (progress, callbacks, schedules)."""
 
     def __init__(self, net, Xc, Y, Xv, Yv, batch, shuffle, optimizer, opt_args, weights,
-                 accuracy, clip_norm, clip_value, schedule, callbacks, progress, epochs):
+                 accuracy, clip_norm, clip_value, schedule, callbacks, progress, epochs,
+                 l2=0.0):
         self.n, self.n_val = Xc.shape[0], Xv.shape[0]
         ws, grad, gather = net._train_buffers(batch)   # first: a MemoryError leaves opt unbound
         state = optimizer._bind(net)
@@ -361,7 +366,7 @@ class _Run:
             ws=ws, cap=net._cap, grad=grad, gather=gather, batch=batch, shuffle=bool(shuffle),
             rng=net._stream, max_epochs=max(min(epochs, MAX_EPOCHS_A_CALL), 1), clip_norm=clip_norm,
             clip_value=clip_value, sample_weight=weights, accuracy=accuracy,
-            lr_per_step=self.per_step)
+            lr_per_step=self.per_step, l2=l2)
         self.base_lr = float(opt_args["lr"])
         self.net, self.schedule, self.callbacks = net, schedule, callbacks
         self.accuracy = accuracy

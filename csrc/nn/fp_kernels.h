@@ -165,6 +165,10 @@ typedef struct {
     /* Non-NULL: epoch_acc[e] = the accuracy of the outputs seen during epoch e (weighted
      * like the loss), and val_acc[e] on the validation data after it (fp_accuracy_count). */
     double *epoch_acc, *val_acc;
+    /* > 0: scikit-learn MLP's alpha. Each step adds l2 * W / b_w to the gradient of every
+     * weight (not the biases) and 0.5 * l2 * sum(W^2) / b_w to the batch's loss, b_w the
+     * batch's total sample weight (its size without weights; nothing when it is 0). */
+    double l2;
 } fp_train_opts;
 
 /* Mini-batch training for n_epochs epochs over (X, Y) (n rows). Batches of `batch` rows in
