@@ -120,7 +120,7 @@ class _BaseMLP(BaseEstimator):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
-                 dtype="float64", n_threads=None):
+                 max_fun=15000, dtype="float64", n_threads=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -143,6 +143,7 @@ class _BaseMLP(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dtype = dtype
         self.n_threads = n_threads
 
@@ -199,6 +200,7 @@ class _BaseMLP(BaseEstimator):
         p["beta_2"] = _check_real(self.beta_2, "beta_2", 0.0, 1.0, high_open=True)
         p["epsilon"] = _check_real(self.epsilon, "epsilon", 0.0, low_open=True)
         p["n_iter_no_change"] = _check_int(self.n_iter_no_change, "n_iter_no_change", 1)
+        _check_int(self.max_fun, "max_fun", 1)     # lbfgs's, as in scikit-learn: unused here
         p["dtype"] = _check_choice(str(np.dtype(self.dtype)) if not isinstance(self.dtype, str)
                                    else self.dtype, "dtype", {"float64", "float32"})
         if self.n_threads is not None:
