@@ -101,3 +101,12 @@ def _threads_from_environment():
 
 
 _threads_from_environment()
+
+
+def __getattr__(name):
+    """fastprop.MLPClassifier and fastprop.MLPRegressor (fastprop.sklearn): scikit-learn, an
+    optional extra, is imported only when one of them is asked for."""
+    if name in ("MLPClassifier", "MLPRegressor"):
+        from fastprop import sklearn as _sklearn
+        return getattr(_sklearn, name)
+    raise AttributeError(f"module 'fastprop' has no attribute {name!r}")
