@@ -51,8 +51,8 @@ class History:
     best_epoch : int or None
         EarlyStopping's best epoch (None without it).
     stopped_epoch : int or None
-        The epoch after which a callback or the schedule stopped training (None when every
-        epoch ran).
+        The epoch after which a callback or the schedule asked training to stop (None when
+        none did; it may be the last epoch, as Keras's EarlyStopping.stopped_epoch).
     seconds : float
         Wall time of the training.
     samples : int
