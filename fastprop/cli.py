@@ -23,7 +23,9 @@ def info(args):
 
 
 def build_parser():
+    from fastprop import __version__
     parser = argparse.ArgumentParser(prog="fastprop", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"fastprop {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="version, dtypes, SIMD path, threads, build flags")
     p.set_defaults(func=info)
