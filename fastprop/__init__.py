@@ -7,7 +7,37 @@
 import numbers as _numbers
 import os as _os
 
-from fastprop import _core
+# The one definition of the version: setuptools reads this line statically (pyproject.toml).
+__version__ = "0.1.0"
+
+
+def _source_tree_error():
+    """The ImportError to raise when fastprop/_core cannot be imported because this is the
+    uncompiled source tree (its .pyx is here, no built module is): Python found the checkout's
+    fastprop/ before the installed package. None when a built module is here (it failed to load
+    for a reason of its own, which the original error states)."""
+    from importlib.machinery import EXTENSION_SUFFIXES
+    here = _os.path.dirname(_os.path.abspath(__file__))
+    if any(_os.path.exists(_os.path.join(here, "_core" + s)) for s in EXTENSION_SUFFIXES) \
+            or not _os.path.exists(_os.path.join(here, "_core.pyx")):
+        return None
+    root = _os.path.dirname(here)
+    return ImportError(
+        f"fastprop was imported from its source tree ({here}), which has no compiled module "
+        f"(fastprop._core): this folder shadows any installed fastprop, because Python looks "
+        f"first in the script's folder or the current directory. Run from another directory "
+        f"to use the installed package, or build this checkout in place: "
+        f"`pip install -e {root}` or `python setup.py build_ext --inplace` in {root}.",
+        name="fastprop._core", path=here)
+
+
+try:
+    from fastprop import _core
+except ImportError:
+    _error = _source_tree_error()
+    if _error is None:
+        raise
+    raise _error from None   # the chained "circular import" message would mislead
 from fastprop.activations import ACTIVATIONS
 from fastprop.gradients import GradcheckResult, gradcheck, numerical_gradient
 from fastprop.losses import LOSSES
@@ -20,8 +50,6 @@ from fastprop.training import History, TrainingDivergedError, fit
 from fastprop.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from fastprop import schedules
 from fastprop.explain import Explanation, explain
-
-__version__ = "0.1.0"
 
 # The optimizers are optim.__all__: a new one is public by its class in fastprop/optim.py.
 __all__ = ["Network", "Dense", "Dropout", "mlp", *_optim.__all__, "numerical_gradient", "gradcheck",
