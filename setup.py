@@ -13,8 +13,11 @@ import sysconfig
 import tempfile
 from glob import glob
 
+from concurrent.futures import ThreadPoolExecutor
+
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 C_LAYERS = ["gemm", "runtime", "nn"]
@@ -92,5 +95,48 @@ DIRECTIVES = {
     "embedsignature": True,
 }
 
+def build_jobs():
+    """Compilers run at once: FASTPROP_BUILD_JOBS, else one a core the build may use."""
+    if os.environ.get("FASTPROP_BUILD_JOBS"):
+        return max(1, int(os.environ["FASTPROP_BUILD_JOBS"]))
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+class ParallelBuildExt(build_ext):
+    """build_ext that compiles the sources of the one extension side by side: setuptools runs
+    them one after another (its --parallel spreads extensions, and there is one), and
+    fp_net.c and Cython's _core.c take most of the build each. The same steps as the serial
+    loop of the compiler's compile(); the largest source (Cython's C) first, never last."""
+
+    def build_extensions(self):
+        jobs = build_jobs()
+        if jobs > 1:
+            self.compiler.compile = _parallel_compile(self.compiler, jobs)
+        super().build_extensions()
+
+
+def _parallel_compile(compiler, jobs):
+    def compile(sources, output_dir=None, macros=None, include_dirs=None, debug=0,
+                extra_preargs=None, extra_postargs=None, depends=None):
+        macros, objects, extra_postargs, pp_opts, build = compiler._setup_compile(
+            output_dir, macros, include_dirs, sources, depends, extra_postargs)
+        cc_args = compiler._get_cc_args(pp_opts, debug, extra_preargs)
+        todo = sorted((obj for obj in objects if obj in build),
+                      key=lambda obj: -os.path.getsize(build[obj][0]))
+
+        def one(obj):
+            src, ext = build[obj]
+            compiler._compile(obj, src, ext, cc_args, extra_postargs, pp_opts)
+
+        with ThreadPoolExecutor(jobs) as pool:
+            for _ in pool.map(one, todo):   # re-raises a compiler's failure here
+                pass
+        return objects
+    return compile
+
+
 setup(ext_modules=cythonize([extension("_core")],
-                            compiler_directives=DIRECTIVES))
+                            compiler_directives=DIRECTIVES),
+      cmdclass={"build_ext": ParallelBuildExt})
