@@ -51,6 +51,33 @@ PLOT_MISSING = ("--plot needs matplotlib, which is not installed; install the pl
                 "pip install fastprop[plot]  (or: pip install matplotlib)")
 
 
+# ---- the machine's load ------------------------------------------------------------------
+def machine_load():
+    """The 1-minute load average (runnable processes, machine-wide), or None where the
+    system does not give one."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def busy_warning(load, cores, threads):
+    """The header line that says the figures are unreliable, or None: when the load at start
+    leaves fewer idle cores than the timing uses threads (half a core of slack), a thread
+    waits for a core another process holds, and the times measure the wait. The same when
+    more threads are asked than there are cores."""
+    if not cores:
+        return None
+    if threads > cores:
+        return (f"{threads} threads on {cores} cores: figures are unreliable; "
+                f"try --threads {cores}")
+    if load is None or cores - load >= threads - 0.5:
+        return None
+    advice = "try --threads 1" if threads > 1 else "run it again on an idle machine"
+    return (f"the machine is busy (load {load:.1f} on {cores} cores): figures are unreliable; "
+            f"{advice}")
+
+
 # ---- the networks ------------------------------------------------------------------------
 def parse_sizes(text):
     """'2-3-1,784-256-10' -> [[2, 3, 1], [784, 256, 10]]."""
@@ -572,12 +599,17 @@ def run(args):
         fp.set_num_threads(args.threads)
     threads = fp.get_num_threads()
     use_torch = not args.no_torch
+    # Measured before any timing: the command's own work must not count as the machine's.
+    load, cores = machine_load(), os.cpu_count()
+    busy = busy_warning(load, cores, threads)
     _check_ladder(ladder, args)
 
     start = time.perf_counter()
     print(f"fastprop {fp.__version__}: backprop against finite differences ({args.scheme} "
           f"scheme), {args.dtype}, batch {args.batch}, {args.hidden} hidden, {threads} "
           f"thread(s), simd {fp.simd_path()}", flush=True)
+    if busy:
+        print(busy, flush=True)
     rows = []
     live = sys.stderr.isatty()
     for widths in ladder:
@@ -618,6 +650,7 @@ def run(args):
         "machine": timing.machine_info(),
         "versions": timing.versions(("torch",), probe=use_torch),
         "threads": threads,
+        "load": {"load_average_1min": load, "cpu_count": cores, "warning": busy},
         "simd_path": fp.simd_path(),
         "settings": {"sizes": [r["network"] for r in rows], "batch": args.batch,
                      "dtype": args.dtype, "scheme": args.scheme, "hidden": args.hidden,
