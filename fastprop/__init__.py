@@ -37,7 +37,7 @@ except ImportError:
     _error = _source_tree_error()
     if _error is None:
         raise
-    raise _error from None   # the chained "circular import" message would mislead
+    raise _error from None   # the chained message would wrongly blame an import cycle
 from fastprop.activations import ACTIVATIONS
 from fastprop.gradients import GradcheckResult, gradcheck, numerical_gradient
 from fastprop.losses import LOSSES
