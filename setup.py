@@ -112,7 +112,8 @@ class ParallelBuildExt(build_ext):
 
     def build_extensions(self):
         jobs = build_jobs()
-        if jobs > 1:
+        # MSVC's compile() is its own loop, without the per-object _compile used here
+        if jobs > 1 and self.compiler.compiler_type == "unix":
             self.compiler.compile = _parallel_compile(self.compiler, jobs)
         super().build_extensions()
 
