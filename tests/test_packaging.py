@@ -197,3 +197,38 @@ def test_no_build_flag_ties_the_module_to_the_build_machine():
     for path in [ROOT / "setup.py", ROOT / "pyproject.toml", *sorted((ROOT / "tools").glob("*"))]:
         if path.is_file():
             assert "-march=native" not in path.read_text(), path
+
+
+# ---- one build of the C ------------------------------------------------------------------
+RECORD_SETUP = """
+import json, sys
+import Cython.Build, setuptools
+Cython.Build.cythonize = lambda exts, **kw: exts        # record, do not translate
+def record(**kw):
+    print(json.dumps([{"name": e.name, "sources": e.sources,
+                       "flags": e.extra_compile_args + e.extra_link_args}
+                      for e in kw["ext_modules"]]))
+setuptools.setup = record
+sys.argv = ["setup.py"]
+exec(compile(open("setup.py").read(), "setup.py", "exec"), {"__name__": "__main__",
+                                                           "__file__": "setup.py"})
+"""
+
+
+def test_the_c_is_compiled_once_into_one_extension(tmp_path):
+    pytest.importorskip("Cython")
+    if not (ROOT / "setup.py").exists():
+        pytest.skip("needs the source tree")
+    shutil.copy2(ROOT / "setup.py", tmp_path / "setup.py")
+    shutil.copytree(ROOT / "csrc", tmp_path / "csrc")
+    source_package_copy(tmp_path)       # setup.py writes its build record there
+    res = run_python(["-c", RECORD_SETUP], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    (ext,) = __import__("json").loads(res.stdout.strip().splitlines()[-1])
+    assert ext["name"] == "fastprop._core"
+    c_files = sorted(str(p.relative_to(tmp_path)) for layer in ("gemm", "runtime", "nn")
+                     for p in (tmp_path / "csrc" / layer).glob("*.c"))
+    assert len(c_files) >= 10
+    assert sorted(s for s in ext["sources"] if s.endswith(".c")) == c_files   # each once
+    assert [s for s in ext["sources"] if not s.endswith(".c")] == ["fastprop/_core.pyx"]
+    assert not any(flag.startswith(("-march", "-mtune", "-mavx")) for flag in ext["flags"])
