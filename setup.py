@@ -11,9 +11,8 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-from glob import glob
-
 from concurrent.futures import ThreadPoolExecutor
+from glob import glob
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -95,10 +94,14 @@ DIRECTIVES = {
     "embedsignature": True,
 }
 
+
 def build_jobs():
     """Compilers run at once: FASTPROP_BUILD_JOBS, else one a core the build may use."""
-    if os.environ.get("FASTPROP_BUILD_JOBS"):
-        return max(1, int(os.environ["FASTPROP_BUILD_JOBS"]))
+    value = os.environ.get("FASTPROP_BUILD_JOBS")
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"FASTPROP_BUILD_JOBS: expected a positive integer, got {value!r}")
+        return int(value)
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
@@ -119,6 +122,8 @@ class ParallelBuildExt(build_ext):
 
 
 def _parallel_compile(compiler, jobs):
+    """compiler.compile with its per-object loop run by `jobs` threads (each waits on a
+    compiler process, so the GIL is no bottleneck)."""
     def compile(sources, output_dir=None, macros=None, include_dirs=None, debug=0,
                 extra_preargs=None, extra_postargs=None, depends=None):
         macros, objects, extra_postargs, pp_opts, build = compiler._setup_compile(
