@@ -111,7 +111,7 @@ class ParallelBuildExt(build_ext):
     """build_ext that compiles the sources of the one extension side by side: setuptools runs
     them one after another (its --parallel spreads extensions, and there is one), and
     fp_net.c and Cython's _core.c take most of the build each. The same steps as the serial
-    loop of the compiler's compile(); the largest source (Cython's C) first, never last."""
+    loop of the compiler's compile(), the costliest sources first (_compile_cost)."""
 
     def build_extensions(self):
         jobs = build_jobs()
@@ -119,6 +119,19 @@ class ParallelBuildExt(build_ext):
         if jobs > 1 and self.compiler.compiler_type == "unix":
             self.compiler.compile = _parallel_compile(self.compiler, jobs)
         super().build_extensions()
+
+
+def _compile_cost(path):
+    """A source's size with the files it includes from its own folder (fp_net.c is small but
+    includes the .inc templates twice, once a dtype): Cython's C and fp_net.c come first."""
+    folder, total = os.path.dirname(path), os.path.getsize(path)
+    with open(path, errors="replace") as f:
+        for line in f:
+            if line.startswith('#include "'):
+                name = os.path.join(folder, line.split('"')[1])
+                if os.path.isfile(name):
+                    total += os.path.getsize(name)
+    return total
 
 
 def _parallel_compile(compiler, jobs):
@@ -130,7 +143,7 @@ def _parallel_compile(compiler, jobs):
             output_dir, macros, include_dirs, sources, depends, extra_postargs)
         cc_args = compiler._get_cc_args(pp_opts, debug, extra_preargs)
         todo = sorted((obj for obj in objects if obj in build),
-                      key=lambda obj: -os.path.getsize(build[obj][0]))
+                      key=lambda obj: -_compile_cost(build[obj][0]))
 
         def one(obj):
             src, ext = build[obj]
