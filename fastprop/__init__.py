@@ -69,7 +69,9 @@ def set_num_threads(n: int) -> None:
     """Set the number of threads fastprop's kernels use, for every network of the process.
 
     The default is the environment variable ``FASTPROP_NUM_THREADS`` when it is set at
-    import, else all cores. One thread gives bit-identical results from the same seed.
+    import, else the cores the process may run on (its CPU affinity). Whatever the setting,
+    work too small to gain from a second thread runs on the calling thread alone, call by
+    call. One thread gives bit-identical results from the same seed.
 
     Parameters
     ----------
