@@ -115,8 +115,11 @@ class ParallelBuildExt(build_ext):
 
     def build_extensions(self):
         jobs = build_jobs()
-        # MSVC's compile() is its own loop, without the per-object _compile used here
-        if jobs > 1 and self.compiler.compiler_type == "unix":
+        # MSVC's compile() is its own loop, without the per-object steps used here; a
+        # setuptools without them compiles serially
+        steps = ("_setup_compile", "_get_cc_args", "_compile")
+        if jobs > 1 and self.compiler.compiler_type == "unix" \
+                and all(hasattr(self.compiler, s) for s in steps):
             self.compiler.compile = _parallel_compile(self.compiler, jobs)
         super().build_extensions()
 
