@@ -376,7 +376,12 @@ def test_ctrl_c_stops_a_long_fit_between_two_compiled_calls(tmp_path):
     import sys
     import time
     script = tmp_path / "long_fit.py"
+    # The child restores Python's SIGINT handler: a parent that runs it as a background job
+    # (a non-interactive shell's `cmd &`, nohup) hands down SIGINT ignored, and Python then
+    # leaves it ignored, so that Ctrl-C could not be tested there.
     script.write_text(
+        "import signal\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "import numpy as np, fastprop as fp\n"
         "fp.set_num_threads(1)\n"
         "rng = np.random.default_rng(0)\n"
