@@ -394,22 +394,12 @@ def test_ctrl_c_stops_a_long_fit_between_two_compiled_calls(tmp_path):
         "except KeyboardInterrupt:\n"
         "    print('interrupted', np.isfinite(net.params).all(), flush=True)\n")
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
-    # On a heavily loaded host (two CI runs side by side) a first SIGINT was twice not acted
-    # on within 60 s, cause not found (it never happened alone): the signal is sent again
-    # after 10 s, at most 6 times, and the time is counted from the last one.
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(0.5)
-        for attempt in range(6):
-            proc.send_signal(signal.SIGINT)
-            sent = time.monotonic()
-            try:
-                out, _ = proc.communicate(timeout=10)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        else:
-            raise AssertionError("six SIGINTs did not stop the fit")
+        proc.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        out, _ = proc.communicate(timeout=60)
         waited = time.monotonic() - sent
     finally:
         proc.kill()
