@@ -29,7 +29,8 @@ from fastprop._model import check_network, new_stream
 from fastprop._validation import as_float, as_int, as_numeric_array
 from fastprop.optim import SGD, Optimizer, _RULES, _as_bool
 from fastprop.training import (History, TrainingDivergedError, _callbacks, _is_early_stopping,
-                               _metrics, _positive_or_none, _sample_weight, _schedule)
+                               _metrics, _positive_or_none, _sample_weight, _schedule,
+                               split_off_validation)
 from fastprop._model import Model
 from fastprop._typing import ArrayLike, CallbackLike, PathLike, Seed
 
@@ -257,17 +258,7 @@ def _check(net, X, y, epochs, batch_size, optimizer, shuffle, seed, validation_d
         w = _sample_weight(sample_weight, n)
         Xv, Yv = None, None
         if split is not None:
-            at = int(n * (1 - split))            # Keras: the last fraction, before shuffling
-            if at < 1 or at >= n:
-                raise ValueError(f"validation_split: {split} of {n} samples leaves {at} to "
-                                 f"train on and {n - at} to validate; expected at least one "
-                                 f"of each")
-            X, Xv, y, Yv = X[:at], X[at:], y[:at], y[at:]
-            if w is not None:
-                w = w[:at]
-                if not w.sum() > 0:
-                    raise ValueError("sample_weight: the samples left for training (before "
-                                     "validation_split's) have zero total weight")
+            X, y, w, Xv, Yv = split_off_validation(split, X, y, w)
         elif validation_data is not None:
             Xv, Yv = net._inputs(*validation_data, names=("validation_data[0] (X_val)",
                                                           "validation_data[1] (y_val)"))

@@ -192,6 +192,23 @@ def _sample_weight(sample_weight, n):
     return w
 
 
+def split_off_validation(split, X, Y, weights):
+    """validation_split's rule (Keras's): the last fraction `split` of the samples, taken
+    before shuffling, is held out. Returns (X, Y, weights) to train on and (X_val, Y_val); a
+    ValueError when either part would be empty or the training weights sum to 0."""
+    n = X.shape[0]
+    at = int(n * (1 - split))
+    if at < 1 or at >= n:
+        raise ValueError(f"validation_split: {split} of {n} samples leaves {at} to train on "
+                         f"and {n - at} to validate; expected at least one of each")
+    if weights is not None:
+        weights = weights[:at]
+        if not weights.sum() > 0:
+            raise ValueError("sample_weight: the samples left for training (before "
+                             "validation_split's) have zero total weight")
+    return X[:at], Y[:at], weights, X[at:], Y[at:]
+
+
 def _callbacks(callbacks):
     if callbacks is None:
         return []
@@ -288,18 +305,8 @@ def fit(net: Model, X: ArrayLike, y: ArrayLike, epochs: int = 5, batch_size: int
         split = as_float(validation_split, "validation_split")
         if not 0 < split < 1:
             raise ValueError(f"validation_split: expected a fraction in (0, 1), got {split}")
-        at = int(n * (1 - split))            # Keras: the last fraction, before shuffling
-        if at < 1 or at >= n:
-            raise ValueError(f"validation_split: {split} of {n} samples leaves "
-                             f"{at} to train on and {n - at} to validate; expected at least "
-                             f"one of each")
-        Xc, Xv, Y, Yv = Xc[:at], Xc[at:], Y[:at], Y[at:]
-        if weights is not None:
-            weights = weights[:at]
-            if not weights.sum() > 0:
-                raise ValueError("sample_weight: the samples left for training (before "
-                                 "validation_split's) have zero total weight")
-        n = at
+        Xc, Y, weights, Xv, Yv = split_off_validation(split, Xc, Y, weights)
+        n = Xc.shape[0]
     elif validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("validation_data: expected a pair (X_val, y_val), got "
