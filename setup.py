@@ -14,6 +14,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from glob import glob
 
+import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -79,7 +80,8 @@ with open(os.path.join(HERE, "fastprop", "_build_info.py"), "w") as f:
 def extension(name):
     return Extension(f"fastprop.{name}", sources=[f"fastprop/{name}.pyx"] + C_SOURCES,
                      depends=C_DEPENDS,
-                     include_dirs=[f"csrc/{layer}" for layer in C_LAYERS],
+                     # numpy's headers: the small-call fast path (_fast.pxi) uses its C API
+                     include_dirs=[f"csrc/{layer}" for layer in C_LAYERS] + [numpy.get_include()],
                      extra_compile_args=COMPILE_ARGS,
                      extra_link_args=LINK_ARGS,
                      define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])

@@ -5,3 +5,4 @@
 # whole-network passes (forward, loss, backprop, finite differences, optimizer, training).
 include "_kernels.pxi"
 include "_network.pxi"
+include "_fast.pxi"

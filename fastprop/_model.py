@@ -667,6 +667,10 @@ class Model:
         ValueError
             When X is not 2-D with n_in columns, is empty, or holds NaN or infinity.
         """
+        with self._lock:     # X ready as it is and the workspace big enough: one compiled call
+            out = _core.predict_small(self._spec, self._params, X, self._ws, self._cap)
+        if out is not None:
+            return out
         Xc = self._features(X)
         out = np.empty((Xc.shape[0], self.n_out), dtype=self.dtype)
         with self._lock:
