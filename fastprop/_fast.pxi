@@ -9,43 +9,9 @@
 #   error message stays where it was; this floor only accepts, never refuses.
 # - A call this small is not worth releasing the GIL for (a release and a re-acquire cost
 #   about as much as a 2-3-1 forward pass): below SMALL_WORK multiply-adds it keeps it.
-cimport numpy as cnp
-from libc.float cimport DBL_MAX, FLT_MAX
-
-cnp.import_array()
 
 # multiply-adds of a call below which the GIL is kept (a tenth of a microsecond of work)
 cdef int64_t SMALL_WORK = 4096
-
-
-cdef inline bint _plain(object a, int typenum):
-    """a is an exact ndarray of typenum, native byte order, aligned and C-contiguous."""
-    if not cnp.PyArray_CheckExact(a):
-        return False
-    cdef cnp.ndarray arr = <cnp.ndarray>a
-    return (cnp.PyArray_TYPE(arr) == typenum and cnp.PyArray_ISBEHAVED_RO(arr)
-            and cnp.PyArray_IS_C_CONTIGUOUS(arr))
-
-
-cdef inline bint _within(cnp.ndarray arr, int f64, double lo, double hi) noexcept:
-    """Every element finite and in [lo, hi]: one pass without branches in the loop, so the
-    compiler vectorises it (a NaN fails both comparisons)."""
-    cdef Py_ssize_t i, n = cnp.PyArray_SIZE(arr)
-    cdef int ok = 1
-    cdef const double *d
-    cdef const float *s
-    cdef float slo, shi
-    if f64:
-        d = <const double *>cnp.PyArray_DATA(arr)
-        lo, hi = max(lo, -DBL_MAX), min(hi, DBL_MAX)
-        for i in range(n):
-            ok &= (d[i] >= lo) & (d[i] <= hi)
-    else:
-        s = <const float *>cnp.PyArray_DATA(arr)
-        slo, shi = <float>max(lo, -FLT_MAX), <float>min(hi, FLT_MAX)
-        for i in range(n):
-            ok &= (s[i] >= slo) & (s[i] <= shi)
-    return ok
 
 
 cdef inline void _forward_into(const fp_net *net, int f64, const void *params, int64_t n,

@@ -441,6 +441,7 @@ class Model:
         self._lock = threading.RLock()   # one compiled call at a time (see the module doc)
         self._buffer_allocations = 0     # counted so that tests can prove the reuse
         self._grad, self._gather = None, None
+        self._job = None    # fit's last compiled job, without its data, for the next call
 
     @property
     def _dense(self):
@@ -523,7 +524,7 @@ class Model:
         loss; not the lock, nor the workspaces (rebuilt on demand), nor the layer objects (the
         copy gets its own, viewing its own parameters)."""
         state = self.__dict__.copy()
-        for key in ("_lock", "_ws", "_grad", "_gather", "_spec"):
+        for key in ("_lock", "_ws", "_grad", "_gather", "_spec", "_job", "_empty"):
             state.pop(key, None)
         with self._lock:      # not half of an update that fit is writing in another thread
             state["_params"] = self._params.copy()
@@ -542,6 +543,7 @@ class Model:
         self._spec = self._make_spec()
         self._lock = threading.RLock()
         self._ws, self._cap, self._grad, self._gather = None, 0, None, None
+        self._job = None
         self._bind_views()
 
     def __copy__(self):
@@ -558,12 +560,12 @@ class Model:
     @property
     def n_in(self) -> int:
         """Inputs of the network (columns of X)."""
-        return int(self._sizes[0])
+        return self._spec.n_in
 
     @property
     def n_out(self) -> int:
         """Outputs of the network (columns of `predict`'s result)."""
-        return int(self._sizes[-1])
+        return self._spec.n_out
 
     def __repr__(self):
         rows = [f"  ({i}) {l!r}" + ("" if isinstance(l, Dropout) else f"  W {l.W.shape}, "
@@ -600,6 +602,18 @@ class Model:
             self._gather = np.empty(need, dtype=self.dtype)
             self._buffer_allocations += 1
         return ws, self._grad, self._gather
+
+    def _no_rows(self):
+        """Empty (0, n_in) and (0, n_out) arrays of the dtype, read-only, made once: fit's
+        validation data when it has none."""
+        kept = self.__dict__.get("_empty")
+        if kept is None:
+            kept = (np.empty((0, self.n_in), dtype=self.dtype),
+                    np.empty((0, self.n_out), dtype=self.dtype))
+            for a in kept:
+                a.flags.writeable = False
+            self._empty = kept
+        return kept
 
     def _features(self, X, name="X"):
         return as_features(X, self.n_in, self.dtype, name)

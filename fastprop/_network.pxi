@@ -79,7 +79,7 @@ cdef class NetSpec:
     cdef uint8_t c_bias[FP_MAX_LAYERS]
     cdef double c_drop[FP_MAX_LAYERS]
     cdef readonly int loss
-    cdef readonly int64_t n_params
+    cdef readonly int64_t n_params, n_in, n_out
     cdef fp_net net
 
     def __cinit__(self, sizes, acts, int loss, bias=None, dropout=None):
@@ -118,6 +118,7 @@ cdef class NetSpec:
             self.net.dropout = self.c_drop
         self.loss = loss
         self.n_params = fp_net_n_params(&self.net)
+        self.n_in, self.n_out = s[0], s[s.shape[0] - 1]
 
     @property
     def sizes(self):
@@ -373,7 +374,7 @@ cdef class TrainJob:
     cdef readonly OptimSpec opt
     cdef readonly object epoch_loss, val_loss, epoch_acc, val_acc
     cdef readonly int64_t steps_per_epoch
-    cdef object _arrays
+    cdef object _arrays, _data
     cdef fp_net net
     cdef fp_train_opts tr
     cdef bint f64, shuffle
@@ -417,8 +418,9 @@ cdef class TrainJob:
         self.el, self.vl = &el[0], &vl[0]
         # Buffer exports (memoryviews), not just references: an array that could move its
         # memory (array.array, bytearray) refuses to while one is held.
-        self._arrays = tuple(memoryview(a) for a in (params, X, Y, Xv, Yv, state, ws, grad,
-                                                       gather, self.epoch_loss, self.val_loss))
+        self._arrays = tuple(memoryview(a) for a in (params, state, ws, grad, gather,
+                                                       self.epoch_loss, self.val_loss))
+        self._data = tuple(memoryview(a) for a in (X, Y, Xv, Yv))
         self._arrays += (rng,)
         if params.dtype == np.float64:
             _train_bind[double](self, params, X, Y, Xv, Yv, state, ws, grad, gather)
@@ -452,6 +454,35 @@ cdef class TrainJob:
             self.tr.epoch_acc, self.tr.val_acc = &ea[0], &va[0]
             self._arrays += (memoryview(self.epoch_acc), memoryview(self.val_acc))
 
+    def rebind(self, OptimSpec opt, X, Y, Xv, Yv):
+        """Points the job at new data of the same shapes, and the optimizer's hyper-parameters
+        at `opt` (of the same rule), so that a fit call of the same shapes reuses the job and
+        its buffers. True when done; False, changing nothing, when an array is not an exact
+        C-contiguous ndarray of the job's dtype of the shape the job was made for (the
+        caller then makes a new job)."""
+        if opt.opt.kind != self.opt.opt.kind or opt.n_state != self.opt.n_state:
+            return False
+        cdef int typenum = cnp.NPY_DOUBLE if self.f64 else cnp.NPY_FLOAT
+        cdef int64_t n_in = self.net.sizes[0], n_out = self.net.sizes[self.net.n_layers]
+        if not (_shaped(X, typenum, self.n, n_in) and _shaped(Y, typenum, self.n, n_out)
+                and _shaped(Xv, typenum, self.n_val, n_in)
+                and _shaped(Yv, typenum, self.n_val, n_out)):
+            return False
+        self.opt = opt
+        self.X = cnp.PyArray_DATA(<cnp.ndarray>X)
+        self.Y = cnp.PyArray_DATA(<cnp.ndarray>Y)
+        self.Xv = cnp.PyArray_DATA(<cnp.ndarray>Xv) if self.n_val > 0 else NULL
+        self.Yv = cnp.PyArray_DATA(<cnp.ndarray>Yv) if self.n_val > 0 else NULL
+        # an exact ndarray cannot move its memory while referenced (resize refuses)
+        self._data = (X, Y, Xv, Yv)
+        return True
+
+    def release(self):
+        """Drops the job's data (X, Y and the validation pair): a job kept for the next fit
+        call must not keep the caller's arrays alive. run() refuses until rebind()."""
+        self.X = self.Y = self.Xv = self.Yv = NULL
+        self._data = None
+
     def run(self, int64_t epochs, lr=None):
         """Runs `epochs` epochs of mini-batch training in one compiled loop; epoch e's mean
         training loss goes to epoch_loss[e] (and its validation loss to val_loss[e]). `lr`:
@@ -460,6 +491,8 @@ cdef class TrainJob:
 
         Returns the number of epochs completed; a negative value -(1 + e) means that a step of
         epoch e met a non-finite loss or gradient and stopped before its update."""
+        if self._data is None:
+            raise ValueError("run: the job's data was released; rebind() it first")
         if epochs < 0 or epochs > self.max_epochs:
             raise ValueError(f"epochs: expected 0 to {self.max_epochs} epochs a call, got {epochs}")
         cdef const double[::1] rates

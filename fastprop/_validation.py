@@ -2,6 +2,7 @@
 compiled floor expects, or raises a ValueError/TypeError naming the argument, what was expected
 and what came. Arrays are copied only when they must be (wrong dtype or not C-contiguous);
 read-only arrays are used as they are, since the kernels never write inputs."""
+import math
 import numbers
 
 import numpy as np
@@ -68,6 +69,8 @@ def as_dtype_finite(arr, dtype, argument):
 
 def as_features(X, n_in, dtype, argument="X"):
     """X as a C-contiguous (n, n_in) array of dtype: finite, non-empty."""
+    if _core.rows_ready(X, dtype == np.float64, n_in):
+        return X                           # already what the compiled floor takes
     arr = as_numeric_array(X, argument)
     if arr.ndim != 2:
         hint = " (use X.reshape(1, -1) for a single sample)" if arr.ndim == 1 else ""
@@ -84,7 +87,8 @@ def as_features(X, n_in, dtype, argument="X"):
 
 def as_int(value, argument, minimum=None, maximum=None):
     """A Python int from an integral number (bools refused), in [minimum, maximum]."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if type(value) is not int and (isinstance(value, bool)
+                                   or not isinstance(value, numbers.Integral)):
         raise TypeError(f"{argument}: expected an integer, got {type(value).__name__} {value!r}")
     value = int(value)
     if minimum is not None and value < minimum:
@@ -96,10 +100,11 @@ def as_int(value, argument, minimum=None, maximum=None):
 
 def as_float(value, argument, minimum=None, below=None):
     """A Python float from a real number, finite, in [minimum, below)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if type(value) is not float and (isinstance(value, bool)
+                                     or not isinstance(value, numbers.Real)):
         raise TypeError(f"{argument}: expected a real number, got {type(value).__name__} {value!r}")
     value = float(value)
-    if not np.isfinite(value):
+    if not math.isfinite(value):
         raise ValueError(f"{argument}: expected a finite number, got {value}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{argument}: expected a number >= {minimum}, got {value}")

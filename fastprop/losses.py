@@ -2,6 +2,7 @@
 computed in csrc/nn/fp_loss.inc, from the output layer's logits where the output activation is the
 loss's link (sigmoid + binary cross-entropy, softmax + cross-entropy), as PyTorch's
 BCEWithLogitsLoss and CrossEntropyLoss do."""
+import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -26,6 +27,9 @@ _OUTPUTS = {"binary_cross_entropy": ("sigmoid", "softmax"), "cross_entropy": ("s
 LOSSES = {name: Loss(name, code, _OUTPUTS.get(name))
           for code, name in enumerate(_core.rule_tables()["losses"])}
 ALIASES = {"bce": "binary_cross_entropy", "ce": "cross_entropy"}
+# The values targets of a loss may take (the ranges prepare_targets refuses outside of, each
+# with its own message): binary cross-entropy's in [0, 1], cross-entropy's rows non-negative.
+TARGET_RANGE = {"binary_cross_entropy": (0.0, 1.0), "cross_entropy": (0.0, math.inf)}
 
 
 def get_loss(name):
@@ -44,6 +48,13 @@ def prepare_targets(loss, y, n, n_out, dtype, argument="y"):
     mse and binary_cross_entropy take (n, n_out), or (n,) when n_out == 1; binary
     cross-entropy targets lie in [0, 1]. cross_entropy takes integer labels (n,) in
     [0, n_out), turned into one-hot rows, or (n, n_out) one-hot/probability rows."""
+    lo, hi = TARGET_RANGE.get(loss.name, (-math.inf, math.inf))
+    f64 = dtype == np.float64
+    if type(y) is np.ndarray and y.ndim == 1 and n_out == 1 and loss.name != "cross_entropy" \
+            and y.shape[0] == n and _core.rows_ready(y.reshape(n, 1), f64, 1, lo, hi):
+        return y.reshape(n, 1)
+    if _core.rows_ready(y, f64, n_out, lo, hi) and y.shape[0] == n:
+        return y                           # already what the compiled floor takes
     arr = as_numeric_array(y, argument)
     if arr.ndim == 0 or arr.ndim > 2:
         raise ValueError(f"{argument}: expected a 1-D or 2-D array, got {arr.ndim}-D shape {arr.shape}")

@@ -31,6 +31,8 @@ _RULES = {name: (code, n_state)
 def _as_bool(value: Any, argument: str) -> bool:
     """True/False from a bool (numpy's too) or the integers 0 and 1; anything else refused
     (bool('no') is True)."""
+    if value is True or value is False:
+        return value
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)) and value in (0, 1):
@@ -53,6 +55,7 @@ class Optimizer:
         self._state = None          # n_state * N values of the network's dtype
         self._net = None            # weak reference to the network the state belongs to
         self._step = np.zeros(1, dtype=np.int64)
+        self._compiled = None       # (args, OptimSpec) of the last _spec call
 
     @property
     def steps(self) -> int:
@@ -63,6 +66,7 @@ class Optimizer:
         """copy and pickle: the network the state belongs to goes along (strongly), so that a
         deep copy or a pickle of (net, optimizer) gives a pair that still belongs together."""
         state = self.__dict__.copy()
+        state.pop("_compiled", None)        # points at this object's step counter
         if self._net is not None:
             state["_net"] = self._net()     # None when that network no longer exists
             state["_bound"] = True
@@ -112,7 +116,12 @@ class Optimizer:
 
     def _spec(self, args):
         """The compiled floor's description of this update (fastprop._core.OptimSpec)."""
-        return _core.OptimSpec(_RULES[self.rule][0], self._step, **args)
+        kept = getattr(self, "_compiled", None)
+        if kept is not None and kept[0] == args:   # hyper-parameters unchanged since
+            return kept[1]
+        spec = _core.OptimSpec(_RULES[self.rule][0], self._step, **args)
+        self._compiled = (args, spec)
+        return spec
 
     def step(self, net: Model, grad: ArrayLike) -> None:
         """One update of ``net.params`` in place, from a gradient.

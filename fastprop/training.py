@@ -296,8 +296,7 @@ def fit(net: Model, X: ArrayLike, y: ArrayLike, epochs: int = 5, batch_size: int
     l2 = as_float(_l2, "_l2", minimum=0.0)
     if seed is not None:
         stream = new_stream(seed)        # checks seed; written to the network below
-    Xv = np.empty((0, net.n_in), dtype=net.dtype)
-    Yv = np.empty((0, net.n_out), dtype=net.dtype)
+    Xv, Yv = net._no_rows()
     if validation_split is not None:
         if validation_data is not None:
             raise ValueError("validation_split: expected either validation_split or "
@@ -315,16 +314,17 @@ def fit(net: Model, X: ArrayLike, y: ArrayLike, epochs: int = 5, batch_size: int
                                                       "validation_data[1] (y_val)"))
     batch = min(batch_size, n)
     steps_per_epoch = -(-n // batch)
-    names = ["loss"] + (["val_loss"] if Xv.shape[0] else [])
-    if accuracy:
-        names += ["accuracy"] + (["val_accuracy"] if Xv.shape[0] else [])
-    names.append("lr")
-    for cb in callbacks:
-        if hasattr(cb, "set_model"):
-            cb.set_model(net)
-    for cb in callbacks:                 # may refuse (a monitor that no epoch will log)
-        if hasattr(cb, "on_train_begin"):
-            cb.on_train_begin({"metrics": list(names)})
+    if callbacks:
+        names = ["loss"] + (["val_loss"] if Xv.shape[0] else [])
+        if accuracy:
+            names += ["accuracy"] + (["val_accuracy"] if Xv.shape[0] else [])
+        names.append("lr")
+        for cb in callbacks:
+            if hasattr(cb, "set_model"):
+                cb.set_model(net)
+        for cb in callbacks:             # may refuse (a monitor that no epoch will log)
+            if hasattr(cb, "on_train_begin"):
+                cb.on_train_begin({"metrics": list(names)})
     if schedule is not None:
         schedule._begin(float(opt_args["lr"]), n, steps_per_epoch, epochs)  # may refuse
     with net._lock:       # the network's buffers and parameters: one compiled call at a time
@@ -332,15 +332,19 @@ def fit(net: Model, X: ArrayLike, y: ArrayLike, epochs: int = 5, batch_size: int
             net._stream[...] = stream
         run = _Run(net, Xc, Y, Xv, Yv, batch, shuffle, optimizer, opt_args, weights, accuracy,
                    clip_norm, clip_value, schedule, callbacks, progress, epochs, l2)
-        history = run.epochs(epochs)
+        try:
+            history = run.epochs(epochs)
+        finally:
+            run.keep_job()
         # as Keras: after training that ended normally (EarlyStopping then restores its best
         # parameters), not after a TrainingDivergedError or Ctrl-C
-        logs = history.logs(-1) if history.loss else {}
-        if history.loss:
-            logs["lr"] = history.lr[-1]
-        for cb in callbacks:
-            if hasattr(cb, "on_train_end"):
-                cb.on_train_end(logs)
+        if callbacks:
+            logs = history.logs(-1) if history.loss else {}
+            if history.loss:
+                logs["lr"] = history.lr[-1]
+            for cb in callbacks:
+                if hasattr(cb, "on_train_end"):
+                    cb.on_train_end(logs)
         return history
 
 
@@ -368,12 +372,25 @@ class _Run:
         ws, grad, gather = net._train_buffers(batch)   # first: a MemoryError leaves opt unbound
         state = optimizer._bind(net)
         self.per_step = schedule is not None and schedule.per_step
-        self.job = _core.TrainJob(
-            net._spec, optimizer._spec(opt_args), net.params, Xc, Y, Xv, Yv, state=state,
-            ws=ws, cap=net._cap, grad=grad, gather=gather, batch=batch, shuffle=bool(shuffle),
-            rng=net._stream, max_epochs=max(min(epochs, MAX_EPOCHS_A_CALL), 1), clip_norm=clip_norm,
-            clip_value=clip_value, sample_weight=weights, accuracy=accuracy,
-            lr_per_step=self.per_step, l2=l2)
+        spec = optimizer._spec(opt_args)
+        max_epochs = max(min(epochs, MAX_EPOCHS_A_CALL), 1)
+        # The job of the last fit call is reused when everything but the data and the
+        # hyper-parameters is the same: the ids are of objects that job holds, so none can
+        # have been reused by another object. Sample weights are bound at construction only.
+        key = (id(net._spec), id(net._params), id(state), id(ws), net._cap, id(grad), id(gather),
+               id(net._stream), batch, bool(shuffle), max_epochs, Xc.shape[0], Xv.shape[0],
+               clip_norm, clip_value, accuracy, self.per_step, l2)
+        kept, net._job = net._job, None
+        if (weights is None and kept is not None and kept[0] == key
+                and kept[1].rebind(spec, Xc, Y, Xv, Yv)):
+            self.job = kept[1]
+        else:
+            self.job = _core.TrainJob(
+                net._spec, spec, net.params, Xc, Y, Xv, Yv, state=state, ws=ws, cap=net._cap,
+                grad=grad, gather=gather, batch=batch, shuffle=bool(shuffle), rng=net._stream,
+                max_epochs=max_epochs, clip_norm=clip_norm, clip_value=clip_value,
+                sample_weight=weights, accuracy=accuracy, lr_per_step=self.per_step, l2=l2)
+        self.key = key if weights is None else None
         self.base_lr = float(opt_args["lr"])
         self.net, self.schedule, self.callbacks = net, schedule, callbacks
         self.accuracy = accuracy
@@ -383,6 +400,12 @@ class _Run:
         self.each_epoch = bool(callbacks) or progress or (
             schedule is not None and schedule.needs_metric)
         self.show_progress, self.progress = progress, None
+
+    def keep_job(self):
+        """After the run: the job, without the caller's arrays, kept for the next fit call."""
+        self.job.release()
+        if self.key is not None:
+            self.net._job = (self.key, self.job)
 
     def rates(self, k):
         """The learning rates of the next k epochs (per step: of their steps), or None."""
