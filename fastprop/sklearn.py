@@ -5,7 +5,8 @@ This module imports scikit-learn (an optional extra); nothing else in fastprop i
 It holds only the translation between scikit-learn's MLP semantics and fastprop's: label
 encoding, the parameters' names and defaults, the epoch loop's bookkeeping (loss_curve_,
 tol / n_iter_no_change stopping, early_stopping on a validation score, the learning-rate
-rules), and the fitted attributes. Each epoch is one compiled `fit(epochs=1)` call.
+rules), and the fitted attributes. One compiled `fit` runs the epochs; the bookkeeping is
+its callback, after each epoch.
 
 Where fastprop's losses differ in scale from scikit-learn's (the regressor's squared loss is
 half the mean squared error there; multilabel log-loss sums its outputs there), the learning
@@ -109,6 +110,68 @@ class _Threads:
     def __exit__(self, *exc):
         if self.old is not None:
             _fp.set_num_threads(self.old)
+
+
+class _EpochRules:
+    """scikit-learn MLP's bookkeeping after each epoch, as a callback of fastprop's fit:
+    loss_curve_ on scikit-learn's scale, the validation score and best parameters
+    (early_stopping), the tol / n_iter_no_change count, sgd's "invscaling" and "adaptive"
+    rates. It writes `state` (the future fitted attributes) and stops the fit when training
+    is over (`stopped`) or when sgd's rate changed, since a fit's rate is fixed."""
+
+    def __init__(self, est, p, state, net, n, Xv, Yv, wv, incremental):
+        self.est, self.p, self.state, self.net, self.n = est, p, state, net, n
+        self.Xv, self.Yv, self.wv, self.incremental = Xv, Yv, wv, incremental
+        self.c = est._grad_scale
+        self.best_params = net.params.copy() if p["early_stopping"] else None
+        self.stopped = False
+
+    def on_epoch_end(self, epoch, logs):
+        """Records the epoch that ended; True stops the fit."""
+        p, state = self.p, self.state
+        lr_before = state["_lr"]
+        state["n_iter_"] += 1
+        state["t_"] += self.n
+        loss = logs["loss"] / self.c
+        state["loss_curve_"].append(loss)
+        if p["verbose"]:
+            print(f"Iteration {state['n_iter_']}, loss = {loss:.8f}")
+        if p["early_stopping"]:
+            score = self.est._score_net(self.net, self.Xv, self.Yv, self.wv)
+            state["validation_scores_"].append(score)
+            if p["verbose"]:
+                print(f"Validation score: {score:f}")
+            if score < state["best_validation_score_"] + p["tol"]:
+                state["_no_improvement_count"] += 1
+            else:
+                state["_no_improvement_count"] = 0
+            if score > state["best_validation_score_"]:
+                state["best_validation_score_"] = score
+                self.best_params[...] = self.net.params
+        else:
+            if loss > state["best_loss_"] - p["tol"]:
+                state["_no_improvement_count"] += 1
+            else:
+                state["_no_improvement_count"] = 0
+            if loss < state["best_loss_"]:
+                state["best_loss_"] = loss
+        if p["solver"] == "sgd" and p["learning_rate"] == "invscaling":
+            state["_lr"] = p["learning_rate_init"] / (state["t_"] + 1) ** p["power_t"]
+        if state["_no_improvement_count"] > p["n_iter_no_change"]:
+            if p["solver"] == "sgd" and p["learning_rate"] == "adaptive" and state["_lr"] > 1e-6:
+                state["_lr"] /= 5.0
+                if p["verbose"]:
+                    print(f"Setting learning rate to {state['_lr']:f}")
+                state["_no_improvement_count"] = 0
+            else:
+                if p["verbose"]:
+                    what = "Validation score" if p["early_stopping"] else "Training loss"
+                    print(f"{what} did not improve more than tol={p['tol']:f} for "
+                          f"{p['n_iter_no_change']} consecutive epochs. Stopping.")
+                self.stopped = True
+        if self.incremental:
+            self.stopped = True
+        return self.stopped or (p["solver"] == "sgd" and state["_lr"] != lr_before)
 
 
 class _BaseMLP(BaseEstimator):
@@ -305,68 +368,29 @@ class _BaseMLP(BaseEstimator):
             warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going "
                           "to be clipped", UserWarning)
         batch = min(batch, n)
-        best_params = net.params.copy() if p["early_stopping"] else None
+        book = _EpochRules(self, p, state, net, n, Xv, Yv, wv, incremental)
         c = self._grad_scale
         n_iter = 0
-        for _ in range(p["max_iter"]):
+        while n_iter < p["max_iter"] and not book.stopped:
             if p["solver"] == "sgd":
                 opt.lr = state["_lr"] / c
+            # one compiled fit for all the epochs left: the rules run as its callback, which
+            # stops it early, or after an epoch that changed sgd's rate (the fit's rate is fixed)
             try:
-                hist = _training.fit(net, X, Y, epochs=1, batch_size=batch, optimizer=opt,
-                                     shuffle=p["shuffle"], sample_weight=sample_weight,
-                                     _l2=p["alpha"] * c)
+                hist = _training.fit(net, X, Y, epochs=p["max_iter"] - n_iter, batch_size=batch,
+                                     optimizer=opt, shuffle=p["shuffle"],
+                                     sample_weight=sample_weight, _l2=p["alpha"] * c,
+                                     callbacks=[book])
             except TrainingDivergedError:
                 raise ValueError("Solver produced non-finite parameter weights. The input data "
                                  "may contain large values and need to be preprocessed.") from None
-            n_iter += 1
-            state["n_iter_"] += 1
-            state["t_"] += n
-            loss = hist.loss[0] / c
-            state["loss_curve_"].append(loss)
-            if p["verbose"]:
-                print(f"Iteration {state['n_iter_']}, loss = {loss:.8f}")
-            if p["early_stopping"]:
-                score = self._score_net(net, Xv, Yv, wv)
-                state["validation_scores_"].append(score)
-                if p["verbose"]:
-                    print(f"Validation score: {score:f}")
-                if score < state["best_validation_score_"] + p["tol"]:
-                    state["_no_improvement_count"] += 1
-                else:
-                    state["_no_improvement_count"] = 0
-                if score > state["best_validation_score_"]:
-                    state["best_validation_score_"] = score
-                    best_params[...] = net.params
-            else:
-                if loss > state["best_loss_"] - p["tol"]:
-                    state["_no_improvement_count"] += 1
-                else:
-                    state["_no_improvement_count"] = 0
-                if loss < state["best_loss_"]:
-                    state["best_loss_"] = loss
-            if p["solver"] == "sgd" and p["learning_rate"] == "invscaling":
-                state["_lr"] = p["learning_rate_init"] / (state["t_"] + 1) ** p["power_t"]
-            if state["_no_improvement_count"] > p["n_iter_no_change"]:
-                if p["solver"] == "sgd" and p["learning_rate"] == "adaptive" \
-                        and state["_lr"] > 1e-6:
-                    state["_lr"] /= 5.0
-                    if p["verbose"]:
-                        print(f"Setting learning rate to {state['_lr']:f}")
-                    state["_no_improvement_count"] = 0
-                else:
-                    if p["verbose"]:
-                        what = ("Validation score" if p["early_stopping"] else "Training loss")
-                        print(f"{what} did not improve more than tol={p['tol']:f} for "
-                              f"{p['n_iter_no_change']} consecutive epochs. Stopping.")
-                    break
-            if incremental:
-                break
-            if n_iter == p["max_iter"]:
-                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({p['max_iter']}) "
-                              f"reached and the optimization hasn't converged yet.",
-                              ConvergenceWarning)
+            n_iter += hist.epochs
+        if n_iter == p["max_iter"] and not book.stopped:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({p['max_iter']}) "
+                          f"reached and the optimization hasn't converged yet.",
+                          ConvergenceWarning)
         if p["early_stopping"]:
-            net.params[...] = best_params
+            net.params[...] = book.best_params
         if not np.all(np.isfinite(net.params)):
             raise ValueError("Solver produced non-finite parameter weights. The input data may "
                              "contain large values and need to be preprocessed.")
