@@ -254,9 +254,54 @@ def test_pipeline_grid_search_cross_val(iris):
     assert cross_val_score(pipe, X, y, cv=3).mean() > 0.85
 
 
-def test_feature_names_from_dataframe(iris):
+def _names_behaviour(cls, df, X, y, **kw):
+    """What an estimator does with feature names: its feature_names_in_, and the error or
+    warnings of predict / partial_fit on renamed or reordered columns and on a bare array."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = cls(**kw).fit(df, y)
+    seen = {"names": est.feature_names_in_, "dtype": est.feature_names_in_.dtype}
+    renamed = df.rename(columns={"a": "z"})
+    for what, data in (("renamed", renamed), ("reordered", df[["b", "a", "c", "d"]])):
+        with pytest.raises(ValueError) as info:
+            est.predict(data)
+        seen[what] = str(info.value)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.predict(X)
+    seen["array"] = [(w.category, str(w.message)) for w in caught]
+    # fitted on an array: a DataFrame at predict warns instead
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        bare = cls(**kw).fit(X, y)
+    assert not hasattr(bare, "feature_names_in_")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bare.predict(df)
+    seen["dataframe"] = [(w.category, str(w.message)) for w in caught]
+    part = cls(**kw)
+    extra = {"classes": np.unique(y)} if hasattr(part, "predict_proba") else {}
+    part.partial_fit(df, y, **extra)
+    with pytest.raises(ValueError) as info:
+        part.partial_fit(renamed, y)
+    seen["partial_fit"] = str(info.value)
+    return seen
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_feature_names_from_dataframe_as_sklearn(iris, kind):
     pd = pytest.importorskip("pandas")
     X, y = iris
     df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
-    est = MLPClassifier(max_iter=5).fit(df, y)
-    assert list(est.feature_names_in_) == ["a", "b", "c", "d"]
+    ours, ref = ((MLPClassifier, sknn.MLPClassifier) if kind == "classifier"
+                 else (MLPRegressor, sknn.MLPRegressor))
+    kw = dict(hidden_layer_sizes=(4,), max_iter=5, random_state=0)
+    got = _names_behaviour(ours, df, X, y.astype(float), **kw)
+    want = _names_behaviour(ref, df, X, y.astype(float), **kw)
+    np.testing.assert_array_equal(got.pop("names"), ["a", "b", "c", "d"])
+    np.testing.assert_array_equal(want.pop("names"), ["a", "b", "c", "d"])
+    assert got == want
+    assert "Feature names unseen at fit time:\n- z" in got["renamed"]
+    assert "same order" in got["reordered"]
+    assert got["array"] and "does not have valid feature names" in got["array"][0][1]
+    assert got["dataframe"] and "fitted without feature names" in got["dataframe"][0][1]

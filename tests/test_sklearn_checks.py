@@ -1,9 +1,12 @@
 """scikit-learn's own estimator checks (parametrize_with_checks) on fastprop.sklearn's
-estimators, with the expected failures that fastprop.sklearn.expected_failed_checks names."""
+estimators, with the expected failures that fastprop.sklearn.expected_failed_checks names; and
+the DataFrame column-name check, which scikit-learn runs on its own estimators beside them
+(its test_common), not inside check_estimator."""
 import pytest
 
 pytest.importorskip("sklearn")
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from sklearn.utils.estimator_checks import (  # noqa: E402
+    check_dataframe_column_names_consistency, parametrize_with_checks)
 
 from fastprop.sklearn import MLPClassifier, MLPRegressor, expected_failed_checks  # noqa: E402
 
@@ -27,3 +30,11 @@ def test_expected_failures_are_few_and_explained():
         failing = expected_failed_checks(est)
         assert len(failing) <= 3
         assert all(isinstance(reason, str) and len(reason) > 40 for reason in failing.values())
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS + [
+    MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, early_stopping=True),
+    MLPRegressor(hidden_layer_sizes=(8,), max_iter=20, early_stopping=True)], ids=repr)
+def test_dataframe_column_names_consistency(estimator):
+    pytest.importorskip("pandas")
+    check_dataframe_column_names_consistency(type(estimator).__name__, estimator)
