@@ -1,9 +1,21 @@
 """fastprop side by side with its peers, in one process: numpy (OpenBLAS, and the plain numpy
-MLP of benchmarks/peers.py), a plain-Python scalar loop, PyTorch CPU's idiomatic loop and
-scikit-learn's MLPClassifier. The measurement of issue 4.
+MLP of benchmarks/peers.py), a plain-Python scalar loop, PyTorch CPU's idiomatic loop (and
+torch.compile, where it runs), scikit-learn's MLPClassifier, JAX/XLA (benchmarks/jax_peer.py)
+and ONNX Runtime (benchmarks/onnx_peer.py). The measurement of issues 4 and 18.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/compare.py [--quick]
-        [--only gemm,tutorial,mnist,big,digits] [--threads 1,2] [--json docs/compare.json]
+        [--only gemm,tutorial,mnist,big,digits,predict,inference,fitcost,partial_fit]
+        [--threads 1,2] [--json docs/compare.json]
+
+Optional peers: `pip install .[bench]` brings jax, jaxlib, onnx and onnxruntime. A peer that
+is missing is skipped with a line saying so. JAX runs on one thread (its CPU client is made
+for one CPU, see jax_peer.py; XLA's threads cannot change afterwards), so it is timed in the
+t = 1 rows only, and its "by CPU" figure is left out (it computes on XLA's thread, not the
+caller's); float64 is enabled for it. It starts from fastprop's weights, sees the same
+batches in the same order and its loss is checked against fastprop's after the work (a
+WARNING when not). On training workloads it runs two ways, the epoch under lax.scan in one
+jitted call and the jitted-step loop; the faster of the two is the peer of the ratio, both
+are reported. torch.compile is timed in a full run only (its compile takes tens of seconds).
 
 Method
 - Interleaved: within every repeat each contender runs one sample in turn, and the order is
@@ -23,11 +35,13 @@ Method
   cycle a core (AVX2, 2 FMA pipes) and (b) the best GEMM rate it observed, and says so.
 
 Layout: this file is the command line; workloads/ holds one module a workload (gemm,
-tutorial, minibatch: mnist and big, digits), each returning a plain result record; report.py
-builds the table from those records without changing them; machine.py sets the libraries'
-threads, reports the machine and measures the FMA peak; peers.py holds the numpy, plain-Python
-and PyTorch peers. The timing itself (interleaving, calibration, medians and spread, the
-machine's CPU and versions) is fastprop.timing, which `fastprop bench` uses too.
+tutorial, minibatch: mnist and big, digits, predict: one-row latency, inference: batched
+throughput, fitcost: the fixed cost of a fit call, partial_fit: one fit call a mini-batch),
+each returning a plain result record; report.py builds the table from those records without
+changing them; machine.py sets the libraries' threads, reports the machine and measures the
+FMA peak; peers.py holds the numpy, plain-Python and PyTorch peers, jax_peer.py and
+onnx_peer.py the optional ones. The timing itself (interleaving, calibration, medians and
+spread, the machine's CPU and versions) is fastprop.timing, which `fastprop bench` uses too.
 
 Never import the source tree: run it from outside the checkout with the installed fastprop.
 """
@@ -44,7 +58,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:      # peers, machine, report, workloads sit next to this file
     sys.path.insert(0, HERE)
+import jax_peer  # noqa: E402
 import machine  # noqa: E402
+import onnx_peer  # noqa: E402
 import report  # noqa: E402
 from workloads import WORKLOADS as RUNS  # noqa: E402
 from workloads.common import Setup  # noqa: E402
@@ -163,9 +179,19 @@ def run(args, log):
         sklearn = None
         if "digits" in args.only:
             log("scikit-learn is not installed: the digits comparison is skipped.")
+    # before anything imports jax: XLA's thread count is read once, at its import
+    jax, why = jax_peer.load()
+    if jax is None:
+        log(f"JAX is skipped: {why} (pip install .[bench])")
+    ort, why = onnx_peer.load()
+    if ort is None:
+        log(f"ONNX Runtime is skipped: {why} (pip install .[bench])")
     import fastprop as fp
     th = machine.Threads(torch)
     info = machine.machine_info(th, torch, sklearn)
+    info["versions"]["jax"] = jax_peer.version()
+    info["versions"]["onnxruntime"] = onnx_peer.version()
+    info["xla_flags"] = os.environ.get("XLA_FLAGS") if jax is not None else None
     here = os.path.realpath(os.path.dirname(HERE))
     if os.path.realpath(fp.__file__).startswith(here + os.sep):
         log(f"WARNING: fastprop imported from the source tree ({fp.__file__}); run from "
@@ -173,18 +199,25 @@ def run(args, log):
     log(f"fastprop {info['versions']['fastprop']} ({info['fastprop_simd_path']}) from "
         f"{fp.__file__}")
     log(f"numpy {np.__version__}, torch {info['versions']['torch']}, sklearn "
-        f"{info['versions']['sklearn']}; CPU {info['cpu_model']} "
+        f"{info['versions']['sklearn']}, jax {info['versions']['jax']}, onnxruntime "
+        f"{info['versions']['onnxruntime']}; CPU {info['cpu_model']} "
         f"({info['cpu'].get('microarchitecture_guess', '?')}), {info['logical_cpus']} cpus; "
         f"threads {args.threads}; load average {info['loadavg_start'][0]:.1f}")
     results = {"machine": info, "threads": args.threads, "quick": args.quick,
-               "only": args.only, "targets": dict(TARGETS), "workloads": {},
+               "only": args.only, "targets": dict(TARGETS),
+               "goal_seconds": dict(report.GOAL_SECONDS), "workloads": {},
                "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
                "method": ("interleaved contenders, order rotated each repeat, medians after "
                           "warm-up; pause of 0.05 s between contenders when t > 1")}
     log("measuring the FMA peak ...")
     results["fma_peak"] = machine.measure_fma_peak(args.threads, args.quick)
     setup = Setup(th=th, threads=args.threads, quick=args.quick, torch=torch, sklearn=sklearn,
-                  log=log)
+                  log=log, jax=jax, ort=ort)
+    # the libraries' own objects (jax's and torch's are many) out of the collector's reach:
+    # interleave collects before every sample, which would otherwise take tenths of seconds
+    import gc
+    gc.collect()
+    gc.freeze()
     for w in args.only:
         t0 = time.perf_counter()
         log(f"{w} ...")

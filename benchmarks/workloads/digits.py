@@ -1,6 +1,10 @@
 """5. scikit-learn's digits (64-64-10 relu, softmax + cross-entropy, 200 epochs of SGD with
 Nesterov momentum): the whole fit and its test accuracy, fastprop against scikit-learn's
-MLPClassifier (and PyTorch, one sample, not a target)."""
+MLPClassifier, and JAX (an epoch under lax.scan in one jitted call, its permutation drawn
+inside by jax.random, and the jitted-step loop over numpy-permuted batches; one thread; the
+faster is the peer), and PyTorch, one sample, not a target. Each library shuffles with its own
+generator, so the orders differ; JAX's arithmetic is checked on fresh networks without
+shuffling."""
 import time
 import warnings
 
@@ -9,7 +13,8 @@ import numpy as np
 import peers
 from fastprop.timing import Samples, interleave, median
 
-from .common import gap, speedup_row
+from .common import gap, jax_fresh_check, jax_here, jax_trainers, log_check, speedup_row, \
+    with_best
 
 
 def run(setup):
@@ -72,7 +77,54 @@ def run(setup):
                 float((net.predict(Xte).argmax(axis=1) == yte).mean()))
             return dt
 
+        def make_net():
+            return fp.mlp([64, 64, 10], hidden="relu", output="softmax", loss="cross_entropy",
+                          dtype="float64", seed=0)
+
         contenders = [("fastprop", fp_sample), ("sklearn", sk_sample)]
+        if jax_here(setup, t):
+            jax = setup.jax
+            jscan, jloop = jax_trainers(make_net(), lr, mom, nesterov=True)
+            Xd, Yd = jax.device_put(Xtr), jax.device_put(ytr)
+            Xte_d = jax.device_put(Xte)
+            n_tr = len(ytr)
+
+            def jscan_sample():
+                jscan.reset()
+                key = jax.random.PRNGKey(0)
+                t0 = time.perf_counter()
+                for _ in range(epochs):
+                    key, sub = jax.random.split(key)
+                    jscan.scan_shuffled_epoch(sub, Xd, Yd, batch)
+                jscan.block()
+                dt = time.perf_counter() - t0
+                acc.setdefault("jax_scan", []).append(
+                    float((jscan.predict(Xte_d).argmax(axis=1) == yte).mean()))
+                return dt
+
+            def jloop_sample():
+                jloop.reset()
+                rng = np.random.default_rng(0)
+                step = jloop.step
+                t0 = time.perf_counter()
+                for _ in range(epochs):
+                    perm = rng.permutation(n_tr)
+                    for s0 in range(0, n_tr, batch):
+                        idx = perm[s0:s0 + batch]
+                        step(Xtr[idx], ytr[idx])
+                jloop.block()
+                dt = time.perf_counter() - t0
+                acc.setdefault("jax_loop", []).append(
+                    float((jloop.predict(Xte_d).argmax(axis=1) == yte).mean()))
+                return dt
+
+            # the first call of each jitted function compiles it: not in a timed sample
+            jscan.scan_shuffled_epoch(jax.random.PRNGKey(1), Xd, Yd, batch)
+            jloop.step(Xtr[:batch], ytr[:batch])
+            jloop.step(Xtr[:n_tr % batch or batch], ytr[:n_tr % batch or batch])
+            jscan.block()
+            jloop.block()
+            contenders += [("jax_scan", jscan_sample), ("jax_loop", jloop_sample)]
         # torch's fit (~9000 idiomatic steps) is not a target: one thread count only, one sample
         if torch is not None and not quick and t == threads[0]:
             def torch_sample():
@@ -88,12 +140,19 @@ def run(setup):
                 return dt
 
             contenders.append(("torch", torch_sample))
-        s = interleave(contenders[:2], repeats, warmup=0, gap=gap(t))
-        if len(contenders) == 3:
+        torch_c = [c for c in contenders if c[0] == "torch"]
+        s = interleave([c for c in contenders if c[0] != "torch"], repeats, warmup=0,
+                       gap=gap(t))
+        if torch_c:
             # torch takes several seconds a fit: one sample, after the interleaved ones
-            s2 = interleave(contenders[2:], 1, warmup=0, gap=gap(t))
+            s2 = interleave(torch_c, 1, warmup=0, gap=gap(t))
             s = Samples({**s.wall, **s2.wall}, {**s.cpu, **s2.cpu})
         row = speedup_row(s, "s/fit")
+        if "jax_scan" in row:
+            with_best(row, "jax", ["jax_scan", "jax_loop"])
+            row["jax_loss_check"] = jax_fresh_check(make_net, (jscan, jloop), Xtr, ytr, batch,
+                                                    1, lr, mom, nesterov=True)
+            log_check(setup, "digits", row["jax_loss_check"])
         row["test_accuracy"] = {c: median(v) for c, v in acc.items() if not c.endswith("epochs")}
         row["test_accuracy_samples"] = acc
         res["by_threads"][str(t)] = row

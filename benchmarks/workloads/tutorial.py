@@ -1,11 +1,13 @@
 """2. The tutorial network, 2-3-1 sigmoid + MSE, per-sample SGD over 1000 samples: fastprop,
-the plain-Python scalar loop, the numpy MLP and PyTorch's idiomatic loop, per step."""
+the plain-Python scalar loop, the numpy MLP, PyTorch's idiomatic loop and JAX (an epoch under
+lax.scan in one jitted call, and the jitted-step loop; one thread), per step."""
 import time
 
 import peers
 from fastprop.timing import calibrate, interleave
 
-from .common import gap, speedup_row
+from .common import gap, jax_fresh_check, jax_here, jax_trainers, log_check, speedup_row, \
+    with_best
 
 
 def run(setup):
@@ -19,9 +21,15 @@ def run(setup):
            "by_threads": {}}
     for t in setup.threads:
         setup.th.set(t)
-        net = fp.Network([fp.Dense(2, 3, "sigmoid"), fp.Dense(3, 1, "sigmoid")], loss="mse",
-                         dtype="float64", seed=0)
+        def make_net():
+            return fp.Network([fp.Dense(2, 3, "sigmoid"), fp.Dense(3, 1, "sigmoid")],
+                              loss="mse", dtype="float64", seed=0)
+
+        net = make_net()
         opt = fp.SGD(lr=lr)
+        jax_on = jax_here(setup, t)
+        if jax_on:      # from the initial weights, before fastprop's calibration trains them
+            jscan, jloop = jax_trainers(net, lr)
 
         def fp_run(epochs):
             t0 = time.perf_counter()
@@ -65,8 +73,36 @@ def run(setup):
 
             kt, _ = calibrate(torch_run, min_time, start=20)
             contenders.append(("torch", lambda: torch_run(kt) / kt))
+        if jax_on:
+            import jax_peer
+            Xs, Ys, _, _ = jax_peer.batches(X, y, 1)
+            jsteps = jax_peer.step_batches(X, y, 1)
+
+            def jscan_run(epochs):
+                t0 = time.perf_counter()
+                for _ in range(epochs):
+                    jscan.scan_epoch(Xs, Ys)
+                jscan.block()
+                return time.perf_counter() - t0
+
+            def jloop_run(k):
+                t0 = time.perf_counter()
+                step = jloop.step
+                for i in range(k):
+                    step(*jsteps[i % n])
+                jloop.block()
+                return time.perf_counter() - t0
+
+            ej, _ = calibrate(jscan_run, min_time)
+            contenders.append(("jax_scan", lambda: jscan_run(ej) / (ej * n)))
+            kj, _ = calibrate(jloop_run, min_time, start=50)
+            contenders.append(("jax_loop", lambda: jloop_run(kj) / kj))
         s = interleave(contenders, repeats, warmup=1, gap=gap(t))
         row = speedup_row(s, "s/step")
+        if "jax_scan" in row:
+            with_best(row, "jax", ["jax_scan", "jax_loop"])
+            row["jax_loss_check"] = jax_fresh_check(make_net, (jscan, jloop), X, y, 1, 1, lr)
+            log_check(setup, "tutorial", row["jax_loss_check"])
         res["by_threads"][str(t)] = row
         setup.log(f"  tutorial t={t}: " + "  ".join(f"{c} {row[c]['median'] * 1e6:.3f} us"
                                                     for c in s.wall))
