@@ -56,8 +56,9 @@ def load():
 
 
 def one_cpu(call):
-    """call() with the process's CPU affinity set to one of its CPUs, restored afterwards
-    (where the OS has no affinity, call() as it is)."""
+    """call() with this thread's CPU affinity set to one of its CPUs, then the affinity of
+    every thread of the process (those call() started inherit the one CPU) set back to this
+    thread's (where the OS has no affinity, call() as it is)."""
     if not hasattr(os, "sched_setaffinity"):
         return call()
     saved = os.sched_getaffinity(0)
@@ -65,7 +66,15 @@ def one_cpu(call):
     try:
         return call()
     finally:
-        os.sched_setaffinity(0, saved)
+        try:
+            tids = [int(t) for t in os.listdir("/proc/self/task")]
+        except OSError:
+            tids = [0]
+        for tid in tids:
+            try:
+                os.sched_setaffinity(tid, saved)
+            except OSError:          # a thread that ended meanwhile
+                pass
 
 
 def version():

@@ -5,6 +5,7 @@ targets. Each peer's tests skip when it is not installed (`pip install .[bench]`
 times anything."""
 import os
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -139,6 +140,45 @@ def test_jax_scan_epoch_with_a_remainder_equals_the_step_loop_and_resets():
     assert not np.array_equal(scan.weights()[0][0], weights[0][0])
     scan.reset()
     np.testing.assert_array_equal(scan.weights()[0][0], weights[0][0])
+
+
+def _thread_ticks():
+    """{thread id: user + system clock ticks} of this process's threads (Linux)."""
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:               # a thread that ended meanwhile
+            continue
+        out[tid] = int(fields[11]) + int(fields[12])
+    return out
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc")
+def test_jax_computes_on_one_thread_of_any_cpu():
+    jax_peer = jax_peer_or_skip()
+    import jax
+    import jax.numpy as jnp
+    f = jax.jit(lambda a: jnp.tanh(a @ a) @ a)
+    a = jnp.asarray(np.random.default_rng(0).random((512, 512), dtype=np.float32))
+    f(a).block_until_ready()
+    before = _thread_ticks()
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 0.5:
+        f(a).block_until_ready()
+    after = _thread_ticks()
+    busy = sorted((after[t] - before.get(t, 0) for t in after), reverse=True)
+    # a pool of several threads would share the ticks; one thread takes (nearly) all of them
+    assert busy[0] >= 5 and busy[1] <= max(1, 0.2 * busy[0]), busy[:4]
+    # and no thread is left pinned to the one CPU the client was created on
+    cpus = os.sched_getaffinity(0)
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            mask = os.sched_getaffinity(int(tid))
+        except OSError:               # a thread that ended meanwhile
+            continue
+        assert mask == cpus, tid
 
 
 def test_loss_check_tolerance_follows_the_dtype():
