@@ -46,6 +46,7 @@ spread, the machine's CPU and versions) is fastprop.timing, which `fastprop benc
 Never import the source tree: run it from outside the checkout with the installed fastprop.
 """
 import argparse
+import gc
 import json
 import os
 import subprocess
@@ -215,7 +216,6 @@ def run(args, log):
                   log=log, jax=jax, ort=ort)
     # the libraries' own objects (jax's and torch's are many) out of the collector's reach:
     # interleave collects before every sample, which would otherwise take tenths of seconds
-    import gc
     gc.collect()
     gc.freeze()
     for w in args.only:
@@ -229,6 +229,8 @@ def run(args, log):
             r["torch_note"] = "torch not installed: skipped"
         results["workloads"][w] = r
         log(f"  ({r['wall_seconds']:.1f} s)")
+        gc.collect()       # what the workload leaves (jitted functions, models): frozen too
+        gc.freeze()
     results["machine"]["loadavg_end"] = os.getloadavg()
     results["machine"]["numpy_threads_at_end"] = th.numpy_threads()
     return results
