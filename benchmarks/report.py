@@ -93,7 +93,7 @@ def _fmt_t(seconds):
         return "-"
     if seconds >= 1:
         return f"{seconds:.3g} s"
-    if seconds >= 1e-3:
+    if seconds >= 0.9995e-3:       # what would round to "1e+03 us" reads 1 ms
         return f"{seconds * 1e3:.3g} ms"
     return f"{seconds * 1e6:.3g} us"
 
