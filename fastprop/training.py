@@ -287,12 +287,14 @@ def fit(net: Model, X: ArrayLike, y: ArrayLike, epochs: int = 5, batch_size: int
     optimizer._check_net(net)
     opt_args = optimizer._args()
     optimizer._check_args_for(opt_args, net)
-    weights = _sample_weight(sample_weight, n)
-    accuracy = _metrics(metrics, net)
-    callbacks = _callbacks(callbacks)
-    schedule = _schedule(schedule)
-    clip_norm = _positive_or_none(clip_norm, "clip_norm")
-    clip_value = _positive_or_none(clip_value, "clip_value")
+    # (the options that are off are not checked through a call each: a fit call of a few
+    # microseconds counts them)
+    weights = None if sample_weight is None else _sample_weight(sample_weight, n)
+    accuracy = False if metrics is None else _metrics(metrics, net)
+    callbacks = [] if callbacks is None else _callbacks(callbacks)
+    schedule = None if schedule is None else _schedule(schedule)
+    clip_norm = 0.0 if clip_norm is None else _positive_or_none(clip_norm, "clip_norm")
+    clip_value = 0.0 if clip_value is None else _positive_or_none(clip_value, "clip_value")
     l2 = as_float(_l2, "_l2", minimum=0.0)
     if seed is not None:
         stream = new_stream(seed)        # checks seed; written to the network below
@@ -446,7 +448,7 @@ class _Run:
                         h)
                 if self.each_epoch:
                     stop = self.between_epochs(done - 1, epochs)
-                else:
+                elif done < epochs:
                     elapsed = time.perf_counter() - t0
                     chunk = int(min(max(1.0, completed * CALL_SECONDS / max(elapsed, 1e-9)),
                                     8 * chunk, max_epochs))
