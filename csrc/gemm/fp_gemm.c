@@ -56,9 +56,18 @@
 #define FP_GEMM_PAR_MIN_MNK ((double)(120 * 120 * 120))
 #endif
 #define FP_GEMM_SUP_TBUF    (16 * 1024)
+/* FP_GEMM_SMALLM_MAX_M: products of at most this many rows with B not transposed (the
+ *                       forward pass's X W at batch 1..few) that are too big for the
+ *                       no-packing path go through it anyway, once per KC block of K
+ *                       (fp_gemm_frame.inc, gemm_smallm): packing op(B) would cost more than
+ *                       the few rows' product. */
+#ifndef FP_GEMM_SMALLM_MAX_M
+#define FP_GEMM_SMALLM_MAX_M 16
+#endif
 /* Test/tuning knobs, read once with the ISA (fp_runtime.h): FASTPROP_GEMM_SUP_MNK=<x> and
- * FASTPROP_GEMM_PAR_MNK=<x> replace the two thresholds above (0 disables the no-packing path;
- * 0 parallelises every packed product). Used by csrc/tests/gemm_check.c. */
+ * FASTPROP_GEMM_PAR_MNK=<x> replace the two thresholds above (0 disables the no-packing path,
+ * the few-row one included; 0 parallelises every packed product). Used by
+ * csrc/tests/gemm_check.c. */
 
 /* Every row of the table: MC a multiple of MR, NC of NR (the packed buffers, sized MC x KC and
  * KC x NC, hold whole zero-padded panels only then). Checked here for -D overrides too. */

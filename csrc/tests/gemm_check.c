@@ -10,12 +10,18 @@
  *   ./gemm_check all         check every configuration: it re-runs itself ("check") with
  *                            FASTPROP_GEMM_ISA unset/avx2/generic, and with the no-packing path
  *                            disabled + every packed product parallel (so small shapes go
- *                            through the blocked frame and its edge tiles, 1..4 threads).
+ *                            through the blocked frame and its edge tiles, 1..4 threads), and
+ *                            with the no-packing threshold at 1 (so products of few rows take
+ *                            the few-row path in KC blocks, compared bitwise with the packed
+ *                            path's rows).
  *   ./gemm_check check       check the configuration given by the environment.
  *   ./gemm_check bench [n..] GFLOP/s, square n (default 64..2048), float32 and float64,
  *                            1 and 2 threads, median of repeats.
  *   ./gemm_check shapes [t]  GFLOP/s of MLP-like shapes (for tuning the thresholds).
  *   ./gemm_check one f32|f64 ta tb M N K threads    GFLOP/s of one product.
+ *   ./gemm_check few [f32|f64 [K [N [Mmax [samples]]]]]   microseconds and GFLOP/s of
+ *                            M x K times K x N for M = 1..Mmax (default f32 784 256 16 31),
+ *                            one thread, median of thread CPU time.
  * Exit status 0 when every check passed.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -177,6 +183,21 @@ static void NAME(int ta, int tb, fp_idx M, fp_idx N, fp_idx K)                  
 DEF_DET(det_d, double, fp_dgemm)
 DEF_DET(det_s, float, fp_sgemm)
 
+/* The frame's few-row limit (FP_GEMM_SMALLM_MAX_M in fp_gemm.c): the checks below go one row
+ * past it. */
+#define FEW_ROWS 16
+
+/* Bits of the few-row paths: rows 0..M-1 of op(A) B (B not transposed), computed as an
+ * M-row product for M = 1..FEW_ROWS+1, must equal the same rows of one MB-row product
+ * (MB = 40: the packed path when it is past the no-packing threshold; with
+ * FASTPROP_GEMM_SUP_MNK=1 every product with N > 8 is, so the few-row path's KC blocks are
+ * compared with the packed path's). Under the default thresholds only the shapes where the
+ * M-row and the MB-row product take the same kind of path qualify (K <= KC: one block, where
+ * every path sums alike; or N*K past the threshold for M = 1 already). */
+#define DEF_ROWS(NAME, T, GEMM)                                                              static void NAME(int ta, fp_idx N, fp_idx K, T alpha, T beta, int use_bias)                  {                                                                                                enum { MB = 40 };                                                                            const fp_idx lda = ta ? MB : K;                                                              T *A = malloc((size_t)(MB * K) * sizeof(T)), *B = malloc((size_t)(K * N) * sizeof(T));       T *C0 = malloc((size_t)(MB * N) * sizeof(T)), *Cb = malloc((size_t)(MB * N) * sizeof(T));     T *Cm = malloc((size_t)(MB * N) * sizeof(T)), *bias = malloc((size_t)N * sizeof(T));         for (fp_idx i = 0; i < MB * K; i++) A[i] = (T)(2 * rng_unif() - 1);                          for (fp_idx i = 0; i < K * N; i++) B[i] = (T)(2 * rng_unif() - 1);                           for (fp_idx i = 0; i < N; i++) bias[i] = (T)(2 * rng_unif() - 1);                            for (fp_idx i = 0; i < MB * N; i++) C0[i] = beta == 0 ? (T)NAN : (T)(2 * rng_unif() - 1);     const T *bp = use_bias ? bias : NULL;                                                        memcpy(Cb, C0, (size_t)(MB * N) * sizeof(T));                                               GEMM(ta, 0, MB, N, K, alpha, A, lda, B, N, beta, Cb, N, bp);                                 for (fp_idx M = 1; M <= FEW_ROWS + 1; M++) {                                                     /* op(A)'s first M rows: the top rows of A, or (transposed) A with its row stride */         memcpy(Cm, C0, (size_t)(M * N) * sizeof(T));                                                 GEMM(ta, 0, M, N, K, alpha, A, lda, B, N, beta, Cm, N, bp);                                  n_checks++;                                                                                  if (memcmp(Cm, Cb, (size_t)(M * N) * sizeof(T))) {                                               fp_idx q = 0;                                                                                while (!memcmp(&Cm[q], &Cb[q], sizeof(T))) q++;                                              printf("FAIL few-row bits %s: ta=%d M=%ld N=%ld K=%ld alpha=%g beta=%g bias=%d "                    "at (%ld,%ld): %.17g, %d-row product %.17g\n", #T, ta, (long)M, (long)N,                      (long)K, (double)alpha, (double)beta, use_bias, (long)(q / N),                               (long)(q % N), (double)Cm[q], MB, (double)Cb[q]);                                     n_fail++;                                                                                }                                                                                        }                                                                                            free(A); free(B); free(C0); free(Cb); free(Cm); free(bias);                              }
+DEF_ROWS(rows_d, double, fp_dgemm)
+DEF_ROWS(rows_s, float, fp_sgemm)
+
 static int run_checks(void)
 {
     const char *sup = getenv("FASTPROP_GEMM_SUP_MNK"), *par = getenv("FASTPROP_GEMM_PAR_MNK");
@@ -225,11 +246,40 @@ static int run_checks(void)
         one(r & 1, (r >> 1) & 1, (r >> 2) & 1, M, N, K, rng_int(0, 9), rng_int(0, 9),
             rng_int(0, 9), alphas[r % 4], betas[(r / 3) % 4], (r / 5) % 2, "random");
     }
-    /* 5. bitwise determinism across thread counts */
+    /* 5. few rows (B not transposed: the forward pass's X W): M = 1..FEW_ROWS+1 against the
+     * reference, odd N and K around the vector widths, KC (256) and a 784-wide input, every
+     * alpha/beta/bias variant (beta 0 with NaN in C), both layouts of A */
+    static const fp_idx fn[] = { 1, 7, 17, 33, 255, 257, 784 };
+    static const fp_idx fk[] = { 1, 7, 17, 255, 257, 784 };
+    v = 0;
+    for (fp_idx M = 1; M <= FEW_ROWS + 1; M++)
+        for (int a = 0; a < (int)(sizeof fn / sizeof fn[0]); a++)
+            for (int b = 0; b < (int)(sizeof fk / sizeof fk[0]); b++, v++)
+                one((int)(v & 1), (int)((v >> 1) & 1), 0, M, fn[a], fk[b], v % 3, (v / 3) % 2,
+                    (v / 5) % 3, alphas[v % 4], betas[(v / 4) % 4], (int)((v / 2) % 2), "few");
+    /* ... and their bits against the rows of a larger product (DEF_ROWS above) */
+    {
+        const char *e = getenv("FASTPROP_GEMM_SUP_MNK");
+        const int all = e && atof(e) > 0 && atof(e) < 100;   /* every N > 8 product: KC blocks */
+        static const fp_idx rk[][2] = { { 7, 17 }, { 255, 256 }, { 33, 255 }, { 300, 200 },
+                                        { 17, 784 }, { 256, 784 }, { 301, 1000 },
+                                        { 1601, 1100 }, { 1024, 1700 } };
+        for (int r = 0; r < (int)(sizeof rk / sizeof rk[0]); r++) {
+            const fp_idx N = rk[r][0], K = rk[r][1];
+            if (!all && K > 256 && N * K <= 1728000) continue;
+            for (int q = 0; q < 4; q++) {
+                rows_d(q & 1, N, K, alphas[q], betas[q], q & 1);
+                rows_s(q & 1, N, K, alphas[(q + 1) % 4], betas[(q + 2) % 4], !(q & 1));
+            }
+        }
+    }
+    /* 6. bitwise determinism across thread counts */
     /* { 6, 600, 900 }: one row tile, so threads split columns only and pack their own B
-     * panels, over several K blocks (the last one short) */
+     * panels, over several K blocks (the last one short); { 3, 1500, 1300 }: the few-row path
+     * past the threading threshold (threads split its columns) */
     static const fp_idx dsh[][3] = { { 37, 53, 29 }, { 200, 300, 270 }, { 613, 97, 520 },
-                                     { 7, 1000, 300 }, { 1000, 7, 300 }, { 6, 600, 900 } };
+                                     { 7, 1000, 300 }, { 1000, 7, 300 }, { 6, 600, 900 },
+                                     { 3, 1500, 1300 } };
     for (int s = 0; s < (int)(sizeof dsh / sizeof dsh[0]); s++)
         for (int t = 0; t < 4; t++) {
             det_d(t & 1, t >> 1, dsh[s][0], dsh[s][1], dsh[s][2]);
@@ -289,6 +339,69 @@ static double bench_one(int dt, int ta, int tb, fp_idx M, fp_idx N, fp_idx K, in
     return g[SAMPLES / 2];
 }
 
+/* CPU time of this thread: on a shared host it leaves out the time other processes hold the
+ * core (not their effect on the caches), so one-thread medians vary less than wall time. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* median microseconds of one fp_<d|s>gemm(0, 0) call, M x N x K, C = A*B + bias, one thread,
+ * thread CPU time, over `samples` samples of enough calls to take >= 2 ms each */
+static double bench_cpu_us(int dt, fp_idx M, fp_idx N, fp_idx K, int samples)
+{
+    const size_t es = dt ? sizeof(double) : sizeof(float);
+    void *A = malloc((size_t)(M * K) * es), *B = malloc((size_t)(K * N) * es);
+    void *C = malloc((size_t)(M * N) * es), *bias = malloc((size_t)N * es);
+    for (fp_idx i = 0; i < M * K; i++) {
+        if (dt) ((double *)A)[i] = rng_unif(); else ((float *)A)[i] = (float)rng_unif();
+    }
+    for (fp_idx i = 0; i < K * N; i++) {
+        if (dt) ((double *)B)[i] = rng_unif(); else ((float *)B)[i] = (float)rng_unif();
+    }
+    memset(bias, 0, (size_t)N * es);
+    fp_set_num_threads(1);
+    int inner = 1;
+    double *g = malloc((size_t)samples * sizeof(double));
+    for (int s = -1; s < samples; s++) {
+        for (;;) {
+            const double t0 = cpu_s();
+            for (int r = 0; r < inner; r++) {
+                if (dt) fp_dgemm(0, 0, M, N, K, 1.0, A, K, B, N, 0.0, C, N, bias);
+                else fp_sgemm(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N, bias);
+            }
+            const double t = cpu_s() - t0;
+            if (s < 0 && t < 0.002 && inner < (1 << 24)) { inner *= 2; continue; }
+            if (s >= 0) g[s] = t / inner * 1e6;
+            break;
+        }
+    }
+    qsort(g, (size_t)samples, sizeof g[0], cmp_dbl);
+    const double med = g[samples / 2];
+    free(A); free(B); free(C); free(bias); free(g);
+    return med;
+}
+
+/* The few-row products: M = 1..16 rows times K x N (the forward pass of one to a few samples),
+ * one thread, median microseconds and GFLOP/s. */
+static void run_few(int argc, char **argv)
+{
+    const int dt = argc > 2 && !strcmp(argv[2], "f64");
+    const fp_idx K = argc > 3 ? atol(argv[3]) : 784, N = argc > 4 ? atol(argv[4]) : 256;
+    const int mmax = argc > 5 ? atoi(argv[5]) : 16, samples = argc > 6 ? atoi(argv[6]) : 31;
+    printf("isa=%s %s, M x %ld x %ld (M N K = M %ld %ld), one thread, median of %d (thread "
+           "CPU time)\n", fp_gemm_isa(), dt ? "f64" : "f32", (long)K, (long)N, (long)N, (long)K,
+           samples);
+    for (fp_idx M = 1; M <= mmax; M++) {
+        const double us = bench_cpu_us(dt, M, N, K, samples);
+        printf("M=%2ld  %9.2f us  %7.2f GFLOP/s\n", (long)M, us,
+               2.0 * (double)M * (double)N * (double)K / us * 1e-3);
+        fflush(stdout);
+    }
+}
+
 static void run_bench(int argc, char **argv)
 {
     static const fp_idx def[] = { 64, 128, 256, 512, 1024, 2048 };
@@ -346,6 +459,7 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "check")) return run_checks() ? 0 : 1;
     if (!strcmp(mode, "bench")) { run_bench(argc, argv); return 0; }
     if (!strcmp(mode, "shapes")) { run_shapes(argc, argv); return 0; }
+    if (!strcmp(mode, "few")) { run_few(argc, argv); return 0; }
     if (!strcmp(mode, "one") && argc == 9) {   /* one f32|f64 ta tb M N K threads */
         const int dt = !strcmp(argv[2], "f64");
         printf("%.2f\n", bench_one(dt, atoi(argv[3]), atoi(argv[4]), atol(argv[5]), atol(argv[6]),
@@ -356,10 +470,13 @@ int main(int argc, char **argv)
         int ok = 1;
         ok &= run_sub(argv[0], NULL, NULL, NULL);
         ok &= run_sub(argv[0], NULL, "0", "0");
+        ok &= run_sub(argv[0], NULL, "1", NULL);
         ok &= run_sub(argv[0], "avx2", NULL, NULL);
         ok &= run_sub(argv[0], "avx2", "0", "0");
+        ok &= run_sub(argv[0], "avx2", "1", NULL);
         ok &= run_sub(argv[0], "generic", NULL, NULL);
         ok &= run_sub(argv[0], "generic", "0", "0");
+        ok &= run_sub(argv[0], "generic", "1", NULL);
         printf("%s\n", ok ? "ALL CHECKS PASSED" : "SOME CHECKS FAILED");
         return ok ? 0 : 1;
     }
