@@ -1,12 +1,14 @@
 """Every compiled kernel against a plain numpy reference written here: GEMM (all four
 transpose combinations, alpha / beta / bias, beta = 0 never reading C, small and odd shapes,
-both dtypes, the blocked SIMD path and the plain reference loop), activation forward and
-backward for each code (softmax backward as a Jacobian-vector product), loss values and output
-gradients; and numerical stability at |z| = 1000 (no warning, no NaN, exact limits)."""
+both dtypes, the blocked SIMD path and the plain reference loop; products of few rows, and
+their bits against the packed path's), activation forward and backward for each code (softmax
+backward as a Jacobian-vector product), loss values and output gradients; and numerical
+stability at |z| = 1000 (no warning, no NaN, exact limits)."""
 import itertools
 import warnings
 
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -169,6 +171,126 @@ def test_gemm_result_does_not_depend_on_thread_count():
         gemm(False, True, 1.0, A, B, 1.0, out, bias=bias)
         outs.append(out)
     np.testing.assert_allclose(outs[0], outs[1], rtol=1e-13, atol=1e-12)
+
+
+# ---- GEMM of few rows (the forward pass of one to a few samples) ---------------------------
+# The frame's few-row limit (FP_GEMM_SMALLM_MAX_M in csrc/gemm/fp_gemm.c); the tests go one row
+# past it.
+FEW_ROWS = 16
+# (N, K): odd widths around the vector widths, KC (256) and a 784-wide input; the last two are
+# past the no-packing threshold already at one row (N*K > 120**3), so every M <= FEW_ROWS takes
+# the few-row path in KC blocks under the default thresholds.
+FEW_SHAPES = [(1, 1), (7, 17), (17, 7), (33, 255), (255, 784), (784, 255), (257, 300),
+              (1601, 1100), (1024, 1700)]
+
+
+@pytest.mark.parametrize("trans_a", [False, True], ids=["N", "T"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_gemm_of_few_rows_matches_numpy_with_alpha_beta_bias(dtype, trans_a):
+    rng = np.random.default_rng(12)
+    v = 0
+    for n, k in FEW_SHAPES:
+        for m in range(1, FEW_ROWS + 2):
+            A, B, C, bias = gemm_operands(rng, m, n, k, trans_a, False, dtype)
+            alpha, beta = [(1.0, 0.0), (0.5, 1.0), (-2.0, -0.25), (1.5, 0.0)][v % 4]
+            check_gemm(trans_a, False, alpha, A, B, beta, C, bias if v % 3 else None, False)
+            v += 1
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_gemm_of_few_rows_with_beta_zero_never_reads_nan_filled_c(dtype):
+    rng = np.random.default_rng(13)
+    for (n, k), m in itertools.product([(300, 784), (1601, 1100)], [1, 2, 3, 5, FEW_ROWS]):
+        A, B, _, bias = gemm_operands(rng, m, n, k, False, False, dtype)
+        for b in (None, bias):
+            out = check_gemm(False, False, 1.0, A, B, 0.0, np.zeros((m, n), dtype), b, False)
+            C = np.full((m, n), np.nan, dtype=dtype)
+            gemm(False, False, 1.0, A, B, 0.0, C, bias=b)
+            np.testing.assert_array_equal(C, out)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_gemm_of_one_to_three_rows_gives_the_bits_of_the_same_rows_in_a_taller_product(dtype):
+    """One to three rows run wider column strips than the no-packing path's other tiles (more
+    accumulators in flight); each element's operations are the same, so the rows of a 1-, 2- or
+    3-row product equal the rows of a 6-row product (both under the no-packing threshold, one
+    pass over K, K past KC here) and of a 40-row product where K fits one KC block."""
+    rng = np.random.default_rng(14)
+    for n, k, tall in [(300, 784, 6), (257, 555, 6), (129, 1000, 6), (1000, 256, 40),
+                       (64, 64, 40), (77, 200, 40)]:
+        for trans_a in (False, True):
+            A, B, C, bias = gemm_operands(rng, tall, n, k, trans_a, False, dtype)
+            whole = C.copy()
+            gemm(trans_a, False, 0.75, A, B, 0.5, whole, bias=bias)
+            for m in (1, 2, 3):
+                part = C[:m].copy()
+                Am = np.ascontiguousarray(A[:, :m] if trans_a else A[:m])
+                gemm(trans_a, False, 0.75, Am, B, 0.5, part, bias=bias)
+                assert part.tobytes() == whole[:m].tobytes(), (n, k, m, trans_a)
+
+
+_FEW_ROWS_SCRIPT = r"""
+import sys, numpy as np
+from fastprop import _kernels
+few, shapes = int(sys.argv[2]), [tuple(map(int, s.split("x"))) for s in sys.argv[3].split(",")]
+rng = np.random.default_rng(15)
+out = []
+for dt in (np.float32, np.float64):
+    for N, K in shapes:
+        for ta in (0, 1):
+            for M in range(1, few + 2):
+                A = rng.uniform(-1, 1, (K, M) if ta else (M, K)).astype(dt)
+                B = rng.uniform(-1, 1, (K, N)).astype(dt)
+                bias = rng.uniform(-1, 1, N).astype(dt)
+                for alpha, beta, bb in ((0.75, 0.5, bias), (1.5, 0.0, bias), (1.0, 0.0, None),
+                                        (-2.0, 1.0, None)):
+                    C = rng.uniform(-1, 1, (M, N)).astype(dt)
+                    if beta == 0:
+                        C[...] = np.nan
+                    _kernels.gemm(ta, 0, alpha, A, B, beta, C, bb)
+                    out.append(C)
+np.save(sys.argv[1], np.concatenate([o.ravel().view(np.uint8) for o in out]))
+print(_kernels.simd_path())
+"""
+
+
+def _script_bits_under_env(tmp_path, script_text, args, env_updates, tag):
+    """(bytes saved by script_text, its stdout) run in a fresh interpreter with env_updates."""
+    script = tmp_path / "few_rows_script.py"
+    script.write_text(script_text)
+    env = dict(os.environ)
+    for name, value in env_updates.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    path = tmp_path / f"{tag}.npy"
+    r = subprocess.run([sys.executable, str(script), str(path)] + args, env=env, cwd=tmp_path,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    return np.load(path), r.stdout.strip()
+
+
+@pytest.mark.parametrize("isa", [None, "avx2", "generic"], ids=["default", "avx2", "generic"])
+def test_gemm_of_few_rows_gives_the_packed_paths_bits(tmp_path, isa):
+    """Products of at most FEW_ROWS rows with B not transposed that are past the no-packing
+    threshold read B in place, once per KC block, in the packed path's order: the same bits as
+    the packed path (FASTPROP_GEMM_SUP_MNK=0 forces it for every product). With the threshold
+    at 1, every such product of the odd shapes takes the few-row path; under the default
+    thresholds, the shapes past the threshold at one row do. On every instruction-set path."""
+    small = ",".join(f"{n}x{k}" for n, k in FEW_SHAPES[:-2])
+    large = ",".join(f"{n}x{k}" for n, k in FEW_SHAPES[-2:])
+    runs = {}
+    for tag, shapes, sup in [("few_small", small, "1"), ("packed_small", small, "0"),
+                             ("few_large", large, None), ("packed_large", large, "0")]:
+        runs[tag] = _script_bits_under_env(
+            tmp_path, _FEW_ROWS_SCRIPT, [str(FEW_ROWS), shapes],
+            {"FASTPROP_GEMM_ISA": isa, "FASTPROP_GEMM_SUP_MNK": sup}, tag)
+    for what in ("small", "large"):
+        few, packed = runs[f"few_{what}"], runs[f"packed_{what}"]
+        assert few[1] == packed[1]
+        assert few[0].size > 10 ** 5
+        assert few[0].tobytes() == packed[0].tobytes(), what
 
 
 def test_gemm_refuses_mismatched_shapes_naming_the_argument():
@@ -515,9 +637,12 @@ rng = np.random.default_rng(5)
 out = []
 # packed path with edge tiles in M, N and K blocks, every layout, alpha/beta/bias; the
 # no-packing path (small and N <= 8); one network's loss and gradient
-# (the last ones: masked column tails up to the top lane of both vector widths)
+# (then: masked column tails up to the top lane of both vector widths; then few rows: the wide
+# strips of 1-3 rows, the few-row path in KC blocks)
 shapes = [(300, 291, 530), (128, 256, 784), (37, 70, 33), (5, 3, 900), (64, 64, 64), (32, 10, 64),
-          (7, 17, 5), (4, 31, 9), (8, 47, 12), (3, 15, 9), (6, 23, 8), (9, 7, 11), (10, 16, 3)]
+          (7, 17, 5), (4, 31, 9), (8, 47, 12), (3, 15, 9), (6, 23, 8), (9, 7, 11), (10, 16, 3),
+          (1, 300, 784), (2, 129, 1000), (3, 77, 300), (1, 1601, 1100), (16, 256, 784),
+          (9, 1024, 1700)]
 for dt in (np.float32, np.float64):
     for M, N, K in shapes:
         for ta in (0, 1):

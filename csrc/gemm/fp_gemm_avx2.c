@@ -417,6 +417,7 @@ FP_AVX2 void fp_sgemm_avx2_tr(fp_idx n, fp_idx k, const float *s, fp_idx ld, flo
  * Small-operand path (no packing): fp_gemm_sup_simd.inc, once per element type.
  * --------------------------------------------------------------------------------------- */
 #define SUP_TARGET "avx2,fma"
+#define SUP_ROW1_NV 8   /* one-row strips: fp_gemm_sup_simd.inc */
 #define SUP_INLINE FP_AVX2_INLINE
 #define SUP_FN FP_AVX2
 #define SUP_MASK_T __m256i

@@ -178,6 +178,7 @@ FP_AVX512 void fp_dgemm_avx512_12x16(fp_idx k, double alpha, const double *a, co
  * masked lanes use AVX-512 masks (never loaded, never stored). Same bits as the AVX2 copy.
  * --------------------------------------------------------------------------------------- */
 #define SUP_TARGET "avx512f,avx2,fma"
+#define SUP_ROW1_NV 16   /* one-row strips: fp_gemm_sup_simd.inc */
 #define SUP_INLINE static inline __attribute__((always_inline, target("avx512f,avx2,fma")))
 #define SUP_FN __attribute__((target("avx512f,avx2,fma")))
 
