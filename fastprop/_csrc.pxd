@@ -35,6 +35,7 @@ cdef extern from "fp_rules.h" nogil:
 cdef extern from "fp_kernels.h" nogil:
     enum:
         FP_MAX_LAYERS
+        FP_SMALL_LAYER
 
     ctypedef struct fp_net:
         int n_layers

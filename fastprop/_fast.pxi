@@ -14,17 +14,6 @@
 cdef int64_t SMALL_WORK = 4096
 
 
-cdef inline void _forward_into(const fp_net *net, int f64, const void *params, int64_t n,
-                               const void *X, void *ws, int64_t cap, void *out) noexcept nogil:
-    cdef int64_t n_out = net.sizes[net.n_layers]
-    if f64:
-        memcpy(out, fp_d_net_forward(net, <const double *>params, n, <const double *>X,
-                                     <double *>ws, cap), n * n_out * sizeof(double))
-    else:
-        memcpy(out, fp_s_net_forward(net, <const float *>params, n, <const float *>X,
-                                     <float *>ws, cap), n * n_out * sizeof(float))
-
-
 def rows_ready(object a, int f64, Py_ssize_t n_cols, double lo=-INFINITY, double hi=INFINITY):
     """True when `a` can go to the compiled floor as it is: an exact float64 (f64) or float32
     ndarray, native, C-contiguous, 2-D with at least one row and n_cols columns, every value
@@ -59,11 +48,11 @@ def predict_small(NetSpec spec, object params, object X, object ws, int64_t cap)
     if cnp.PyArray_NDIM(x) != 2 or cnp.PyArray_DIM(x, 1) != n_in:
         return None
     cdef int64_t n = cnp.PyArray_DIM(x, 0)
-    if n < 1 or n > cap or not _within(x, f64, -INFINITY, INFINITY):
+    if n < 1 or _forward_rows(net, n) > cap or not _within(x, f64, -INFINITY, INFINITY):
         return None
     # the checks every compiled call makes, on the sizes of these arrays
     _check_common(net, cnp.PyArray_SIZE(<cnp.ndarray>params), cnp.PyArray_SIZE(<cnp.ndarray>ws),
-                  cap, n, n_in)
+                  cap, _forward_rows(net, n), n_in)
     cdef cnp.npy_intp dims[2]
     dims[0], dims[1] = n, n_out
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(2, dims, typenum, 0)
@@ -72,8 +61,8 @@ def predict_small(NetSpec spec, object params, object X, object ws, int64_t cap)
     cdef void *w = cnp.PyArray_DATA(<cnp.ndarray>ws)
     cdef void *o = cnp.PyArray_DATA(out)
     if n * spec.n_params < SMALL_WORK:
-        _forward_into(net, f64, p, n, xp, w, cap, o)
+        _forward_blocks(net, f64, p, n, xp, w, cap, o)
     else:
         with nogil:
-            _forward_into(net, f64, p, n, xp, w, cap, o)
+            _forward_blocks(net, f64, p, n, xp, w, cap, o)
     return out

@@ -689,7 +689,7 @@ class Model:
         out = np.empty((Xc.shape[0], self.n_out), dtype=self.dtype)
         with self._lock:
             cap_before = self._cap
-            ws = self._workspace(Xc.shape[0])
+            ws = self._workspace(self._spec.forward_rows(Xc.shape[0]))   # a block of rows
             _core.forward(self._spec, self._params, Xc, ws, self._cap, out)
             self._drop_large_workspace(cap_before)
         return out

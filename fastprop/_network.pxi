@@ -136,6 +136,10 @@ cdef class NetSpec:
     def dropout(self):
         return tuple(self.c_drop[l] for l in range(self.net.n_layers))
 
+    def forward_rows(self, int64_t n):
+        """Rows the workspace of a forward pass (forward, predict) of n rows must hold."""
+        return _forward_rows(&self.net, n)
+
     def workspace_size(self, int64_t cap):
         """Elements of workspace needed for up to `cap` rows a call."""
         _check_cap(&self.net, cap)
@@ -199,22 +203,72 @@ cdef _check_targets(fp_net *net, Py_ssize_t n, Py_ssize_t rows, Py_ssize_t cols)
         raise ValueError(f"Y: expected shape ({n}, {n_out}), got ({rows}, {cols})")
 
 
+# Rows a forward pass takes at a time: a block's activations stay in the caches between the
+# layers (and a predict over many rows needs a workspace for this many only).
+cdef enum:
+    FORWARD_BLOCK = 256
+FORWARD_ROWS = FORWARD_BLOCK
+
+
+cdef int64_t _forward_blocks_of(const fp_net *net, int64_t n) noexcept nogil:
+    """The blocks of a forward pass of n rows: 1 when n <= FORWARD_BLOCK, or when a block of
+    half that could make a layer small (FP_SMALL_LAYER: it would leave the GEMM for a loop of
+    another summation order, changing the bits); else ceil(n / FORWARD_BLOCK) near-equal
+    blocks, each of more than FORWARD_BLOCK / 2 rows. Every layer then takes the path it takes
+    for all n rows at once, and each row gets the bits it gets there (the GEMM's order per
+    element does not depend on the row count)."""
+    cdef int l
+    if n <= FORWARD_BLOCK:
+        return 1
+    for l in range(net.n_layers):
+        if (FORWARD_BLOCK // 2) * net.sizes[l] * net.sizes[l + 1] <= FP_SMALL_LAYER:
+            return 1
+    return (n + FORWARD_BLOCK - 1) // FORWARD_BLOCK
+
+
+cdef int64_t _forward_rows(const fp_net *net, int64_t n) noexcept nogil:
+    """The rows of the largest block (_forward_blocks_of): what the workspace must hold."""
+    cdef int64_t k = _forward_blocks_of(net, n)
+    return (n + k - 1) // k
+
+
 def forward(NetSpec spec, const floating[::1] params, const floating[:, ::1] X, floating[::1] ws,
             int64_t cap, floating[:, ::1] out):
-    """out = network output for X (n x n_out)."""
+    """out = network output for X (n x n_out), in blocks of rows (NetSpec.forward_rows(n):
+    the rows the workspace must hold, cap)."""
     cdef fp_net net = spec.net
     cdef Py_ssize_t n = X.shape[0]
-    _check_common(&net, params.shape[0], ws.shape[0], cap, n, X.shape[1])
+    if n < 1:
+        raise ValueError(f"X: expected at least 1 row, got {n}")
+    _check_common(&net, params.shape[0], ws.shape[0], cap, _forward_rows(&net, n), X.shape[1])
     cdef int64_t n_out = net.sizes[net.n_layers]
     if out.shape[0] != n or out.shape[1] != n_out:
         raise ValueError(f"out: expected shape ({n}, {n_out}), got ({out.shape[0]}, {out.shape[1]})")
-    cdef const floating *res
     with nogil:
-        if floating is double:
-            res = fp_d_net_forward(&net, &params[0], n, &X[0, 0], &ws[0], cap)
+        _forward_blocks(&net, floating is double, &params[0], n, &X[0, 0], &ws[0], cap,
+                        &out[0, 0])
+
+
+cdef void _forward_blocks(const fp_net *net, int f64, const void *params, int64_t n,
+                          const void *X, void *ws, int64_t cap, void *out) noexcept nogil:
+    """The forward pass of n rows into out, in the blocks of _forward_blocks_of, sizes n // k
+    or one more (at most _forward_rows, which the caller has checked cap holds)."""
+    cdef int64_t n_in = net.sizes[0], n_out = net.sizes[net.n_layers]
+    cdef int64_t k = _forward_blocks_of(net, n)
+    cdef int64_t b, r = 0, m
+    for b in range(k):
+        m = n // k + (1 if b < n % k else 0)
+        if f64:
+            memcpy(<double *>out + r * n_out,
+                   fp_d_net_forward(net, <const double *>params, m,
+                                    <const double *>X + r * n_in, <double *>ws, cap),
+                   m * n_out * sizeof(double))
         else:
-            res = fp_s_net_forward(&net, &params[0], n, &X[0, 0], &ws[0], cap)
-        memcpy(&out[0, 0], res, n * n_out * sizeof(floating))
+            memcpy(<float *>out + r * n_out,
+                   fp_s_net_forward(net, <const float *>params, m,
+                                    <const float *>X + r * n_in, <float *>ws, cap),
+                   m * n_out * sizeof(float))
+        r += m
 
 
 def net_loss(NetSpec spec, const floating[::1] params, const floating[:, ::1] X, const floating[:, ::1] Y,

@@ -62,6 +62,39 @@ def test_predict_fast_path_bits_equal_the_general_binding(make, rows):
     np.testing.assert_allclose(out, numpy_forward(net, X), rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rows", [_core.FORWARD_ROWS + 1, 2 * _core.FORWARD_ROWS,
+                                  3 * _core.FORWARD_ROWS + 17, 1000])
+def test_predict_in_blocks(dtype, rows):
+    """Many rows run in near-equal blocks of at most FORWARD_ROWS (more than half that each):
+    the workspace is one block's, and each row's output has the bits of one compiled call over
+    a block of at least FORWARD_ROWS / 2 rows, which are those of one call over all rows (the
+    same path for every layer)."""
+    net = classifier(dtype)
+    X = np.random.default_rng(rows).standard_normal((rows, net.n_in)).astype(net.dtype)
+    out = net.predict(X)
+    k = -(-rows // _core.FORWARD_ROWS)
+    assert net._cap == -(-rows // k) <= _core.FORWARD_ROWS
+    np.testing.assert_array_equal(net.predict(X), out)          # the fast path, that workspace
+    for size in (_core.FORWARD_ROWS // 2 + 1, _core.FORWARD_ROWS):
+        # other blocks of such sizes give each row the same bits
+        parts = [net.predict(X[s:s + size]) for s in range(0, rows - size + 1, size)]
+        np.testing.assert_array_equal(np.concatenate(parts), out[:len(parts) * size])
+    tol = 1e-12 if net.dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(out, numpy_forward(net, X), rtol=tol, atol=tol)
+
+
+def test_tiny_networks_predict_in_one_block():
+    """A network with a layer that a half block would make small (the loop that bypasses the
+    GEMM, of another order): all rows in one call, as before blocking."""
+    net = tiny()
+    X = np.random.default_rng(8).standard_normal((3 * _core.FORWARD_ROWS, 2))
+    assert net._spec.forward_rows(X.shape[0]) == X.shape[0]
+    out = net.predict(X)
+    assert net._cap == X.shape[0]
+    np.testing.assert_allclose(out, numpy_forward(net, X), rtol=1e-12, atol=1e-12)
+
+
 def test_predict_small_declines_what_is_not_ready():
     net = tiny()
     X = np.random.default_rng(0).standard_normal((4, 2))
@@ -81,7 +114,7 @@ def test_predict_small_declines_what_is_not_ready():
         "no rows": np.ones((0, 2)),
         "NaN": np.where(np.arange(8).reshape(4, 2) == 5, np.nan, X),
         "inf": np.where(np.arange(8).reshape(4, 2) == 0, -np.inf, X),
-        "more rows than the workspace": np.ones((net._cap + 1, 2)),
+        "more rows than the workspace": np.ones((net._cap + 1, 2)),   # cap 4 < a block
     }
     for what, bad in declined.items():
         assert _core.predict_small(*args, bad, net._ws, net._cap) is None, what
