@@ -101,9 +101,8 @@ class Network(Model):
             When the loss or gradient becomes non-finite; the parameters keep their last
             finite values and the error carries the History so far.
         """
-        return _training.fit(self, X, y, epochs=epochs, batch_size=batch_size,
-                             optimizer=optimizer, shuffle=shuffle, seed=seed,
-                             validation_data=validation_data, progress=progress,
+        return _training.fit(self, X, y, epochs, batch_size, optimizer, shuffle, seed,
+                             validation_data, progress,
                              validation_split=validation_split, metrics=metrics,
                              callbacks=callbacks, schedule=schedule, clip_norm=clip_norm,
                              clip_value=clip_value, sample_weight=sample_weight)

@@ -432,7 +432,7 @@ class _Run:
         try:
             while done < epochs and not stop:
                 k = min(chunk, epochs - done, max_epochs)
-                lr = self.rates(k)
+                lr = None if self.schedule is None else self.rates(k)
                 t0 = time.perf_counter()
                 ran = _run_epochs(job, k, lr)
                 completed = ran if ran >= 0 else -ran - 1
