@@ -277,8 +277,10 @@ def build_table(results):
         goal = GOAL_SECONDS["fit_intercept_goal"]
         tgt = TARGETS["fit_intercept_goal"] if t == "1" else None
         sp = goal / a if a > 0 else float("inf")    # a line through noise may cross below 0
+        a_cpu = fc.get("fastprop_cpu", {}).get("intercept_s", NAN)
+        sp_cpu = goal / a_cpu if a_cpu > 0 else NAN
         rows.append((name, t, "fixed cost vs the goal", _fmt_t(a), _fmt_t(goal), sp, tgt,
-                     verdict(sp, tgt), NAN, NAN))
+                     verdict(sp, tgt), NAN, sp_cpu))
         if "jax" in fc:
             j = fc["jax"]
             c = fc.get("jax_loss_check", {})

@@ -77,6 +77,11 @@ def run(setup):
         a, b = line(EPOCHS, medians)
         res[who] = {"intercept_s": a, "per_epoch_s": b, "per_step_s": b / ROWS,
                     "medians_s": dict(zip(map(str, EPOCHS), medians))}
+    # the same line from each sample's thread CPU time: the call's own cost, without the
+    # preemption that a shared host adds to wall time
+    cpu = [row["cpu_time"][f"fastprop/{e}"]["median"] for e in EPOCHS]
+    a, b = line(EPOCHS, cpu)
+    res["fastprop_cpu"] = {"intercept_s": a, "per_epoch_s": b, "per_step_s": b / ROWS}
     res["calls"] = row
     if jax_on:
         res["speedup"] = {"jax_intercept": res["jax"]["intercept_s"]
