@@ -22,6 +22,9 @@
  *   ./gemm_check few [f32|f64 [K [N [Mmax [samples]]]]]   microseconds and GFLOP/s of
  *                            M x K times K x N for M = 1..Mmax (default f32 784 256 16 31),
  *                            one thread, median of thread CPU time.
+ *   ./gemm_check mlp [samples]  microseconds of the no-packing products of MLP training
+ *                            steps (digits nets, the small products of 784-256-128-10),
+ *                            one thread, median of thread CPU time (default 31 samples).
  * Exit status 0 when every check passed.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -348,9 +351,11 @@ static double cpu_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* median microseconds of one fp_<d|s>gemm(0, 0) call, M x N x K, C = A*B + bias, one thread,
- * thread CPU time, over `samples` samples of enough calls to take >= 2 ms each */
-static double bench_cpu_us(int dt, fp_idx M, fp_idx N, fp_idx K, int samples)
+/* median microseconds of one fp_<d|s>gemm(ta, tb) call, M x N x K, C = A*B (+ bias when
+ * use_bias), one thread, thread CPU time, over `samples` samples of enough calls to take
+ * >= 2 ms each */
+static double bench_cpu_us_t(int dt, int ta, int tb, fp_idx M, fp_idx N, fp_idx K,
+                             int use_bias, int samples)
 {
     const size_t es = dt ? sizeof(double) : sizeof(float);
     void *A = malloc((size_t)(M * K) * es), *B = malloc((size_t)(K * N) * es);
@@ -362,6 +367,8 @@ static double bench_cpu_us(int dt, fp_idx M, fp_idx N, fp_idx K, int samples)
         if (dt) ((double *)B)[i] = rng_unif(); else ((float *)B)[i] = (float)rng_unif();
     }
     memset(bias, 0, (size_t)N * es);
+    const fp_idx lda = ta ? M : K, ldb = tb ? K : N;
+    void *bz = use_bias ? bias : NULL;
     fp_set_num_threads(1);
     int inner = 1;
     double *g = malloc((size_t)samples * sizeof(double));
@@ -369,8 +376,8 @@ static double bench_cpu_us(int dt, fp_idx M, fp_idx N, fp_idx K, int samples)
         for (;;) {
             const double t0 = cpu_s();
             for (int r = 0; r < inner; r++) {
-                if (dt) fp_dgemm(0, 0, M, N, K, 1.0, A, K, B, N, 0.0, C, N, bias);
-                else fp_sgemm(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N, bias);
+                if (dt) fp_dgemm(ta, tb, M, N, K, 1.0, A, lda, B, ldb, 0.0, C, N, bz);
+                else fp_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N, bz);
             }
             const double t = cpu_s() - t0;
             if (s < 0 && t < 0.002 && inner < (1 << 24)) { inner *= 2; continue; }
@@ -382,6 +389,51 @@ static double bench_cpu_us(int dt, fp_idx M, fp_idx N, fp_idx K, int samples)
     const double med = g[samples / 2];
     free(A); free(B); free(C); free(bias); free(g);
     return med;
+}
+
+/* the same for C = A*B + bias, no transposes (the few-row products) */
+static double bench_cpu_us(int dt, fp_idx M, fp_idx N, fp_idx K, int samples)
+{
+    return bench_cpu_us_t(dt, 0, 0, M, N, K, 1, samples);
+}
+
+/* The products of an MLP training step that go through the no-packing path (fastprop's
+ * nn/fp_net.inc: forward X W + b, backward X^T dZ and dZ W^T): the digits nets 64-100-10 at
+ * batch 200 (float64 and float32) and 64-64-10 at batch 32 (float64), and the small products
+ * of 784-256-128-10 at batch 128 (float32). One thread, median microseconds of thread CPU
+ * time, and the sum per net. */
+static void run_mlp(int argc, char **argv)
+{
+    const int samples = argc > 2 ? atoi(argv[2]) : 31;
+    static const struct { int dt, ta, tb; fp_idx M, N, K; int bias; const char *net; } sh[] = {
+        { 1, 0, 0, 200, 100, 64, 1, "f64 64-100-10 b200" }, { 1, 0, 0, 200, 10, 100, 1, "" },
+        { 1, 1, 0, 100, 10, 200, 0, "" }, { 1, 0, 1, 200, 100, 10, 0, "" },
+        { 1, 1, 0, 64, 100, 200, 0, "" },
+        { 0, 0, 0, 200, 100, 64, 1, "f32 64-100-10 b200" }, { 0, 0, 0, 200, 10, 100, 1, "" },
+        { 0, 1, 0, 100, 10, 200, 0, "" }, { 0, 0, 1, 200, 100, 10, 0, "" },
+        { 0, 1, 0, 64, 100, 200, 0, "" },
+        { 1, 0, 0, 32, 64, 64, 1, "f64 64-64-10 b32" }, { 1, 0, 0, 32, 10, 64, 1, "" },
+        { 1, 1, 0, 64, 10, 32, 0, "" }, { 1, 0, 1, 32, 64, 10, 0, "" },
+        { 1, 1, 0, 64, 64, 32, 0, "" },
+        { 0, 0, 0, 128, 10, 128, 1, "f32 784-256-128-10 b128 (sup part)" },
+        { 0, 1, 0, 128, 10, 128, 0, "" }, { 0, 0, 1, 128, 128, 10, 0, "" } };
+    printf("isa=%s, one thread, median us of %d (thread CPU time)\n", fp_gemm_isa(), samples);
+    double sum = 0;
+    for (int s = 0; s < (int)(sizeof sh / sizeof sh[0]); s++) {
+        if (sh[s].net[0]) {
+            if (s > 0) printf("  sum %.2f us\n", sum);
+            printf("%s\n", sh[s].net);
+            sum = 0;
+        }
+        const double us = bench_cpu_us_t(sh[s].dt, sh[s].ta, sh[s].tb, sh[s].M, sh[s].N, sh[s].K,
+                                         sh[s].bias, samples);
+        sum += us;
+        printf("  %s ta=%d tb=%d %4ld %4ld %4ld  %8.2f us  %6.2f GFLOP/s\n", sh[s].dt ? "f64" : "f32",
+               sh[s].ta, sh[s].tb, (long)sh[s].M, (long)sh[s].N, (long)sh[s].K, us,
+               2.0 * (double)sh[s].M * (double)sh[s].N * (double)sh[s].K / us * 1e-3);
+        fflush(stdout);
+    }
+    printf("  sum %.2f us\n", sum);
 }
 
 /* The few-row products: M = 1..16 rows times K x N (the forward pass of one to a few samples),
@@ -460,6 +512,7 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "bench")) { run_bench(argc, argv); return 0; }
     if (!strcmp(mode, "shapes")) { run_shapes(argc, argv); return 0; }
     if (!strcmp(mode, "few")) { run_few(argc, argv); return 0; }
+    if (!strcmp(mode, "mlp")) { run_mlp(argc, argv); return 0; }
     if (!strcmp(mode, "one") && argc == 9) {   /* one f32|f64 ta tb M N K threads */
         const int dt = !strcmp(argv[2], "f64");
         printf("%.2f\n", bench_one(dt, atoi(argv[3]), atoi(argv[4]), atol(argv[5]), atol(argv[6]),
