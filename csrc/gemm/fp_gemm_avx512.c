@@ -174,11 +174,28 @@ FP_AVX512 void fp_dgemm_avx512_12x16(fp_idx k, double alpha, const double *a, co
 
 /* ---------------------------------------------------------------------------------------
  * Small-operand path (no packing): fp_gemm_sup_simd.inc on 512-bit vectors, once per element
- * type. The same tiles of rows and column strips as the AVX2 copy, each vector twice as wide;
+ * type. The column strips of the AVX2 copy, each vector twice as wide, in taller tiles of rows;
  * masked lanes use AVX-512 masks (never loaded, never stored). Same bits as the AVX2 copy.
  * --------------------------------------------------------------------------------------- */
 #define SUP_TARGET "avx512f,avx2,fma"
 #define SUP_ROW1_NV 16   /* one-row strips: fp_gemm_sup_simd.inc */
+/* Row limits of the 2-vector, 2-masked and 3-masked strips (fp_gemm_sup_simd.inc; the AVX2
+ * copy's are 6, 5 and 3): with 32 zmm, 24 accumulators leave room for the B row, the
+ * broadcast and the alpha broadcast. Fewer B loads per FMA and fewer tiles per strip; the
+ * f32 strips of 3 vectors (N = 100: 16 + 16 + 4 columns) gained most (docs/tuning.md).
+ * The -D overrides are for sweeps only. */
+#ifndef FP_SUP512_MAXR2
+#define FP_SUP512_MAXR2 12
+#endif
+#ifndef FP_SUP512_MAXR2M
+#define FP_SUP512_MAXR2M 8
+#endif
+#ifndef FP_SUP512_MAXR3M
+#define FP_SUP512_MAXR3M 8
+#endif
+#define SUP_MAXR2 FP_SUP512_MAXR2
+#define SUP_MAXR2M FP_SUP512_MAXR2M
+#define SUP_MAXR3M FP_SUP512_MAXR3M
 #define SUP_INLINE static inline __attribute__((always_inline, target("avx512f,avx2,fma")))
 #define SUP_FN __attribute__((target("avx512f,avx2,fma")))
 

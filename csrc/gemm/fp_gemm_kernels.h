@@ -171,8 +171,9 @@ void fp_sgemm_avx512_12x32(fp_idx k, float alpha, const float *a, const float *b
                            float beta, float *c, fp_idx ldc, const float *bias);
 void fp_dgemm_avx512_12x16(fp_idx k, double alpha, const double *a, const double *b,
                            double beta, double *c, fp_idx ldc, const double *bias);
-/* AVX-512 small-operand paths (sup contract above; fp_gemm_avx512.c): the AVX2 path's tiles
- * on 512-bit vectors, AVX-512 masks for column edges; the same bits as the AVX2 path. */
+/* AVX-512 small-operand paths (sup contract above; fp_gemm_avx512.c): the AVX2 path's column
+ * strips on 512-bit vectors in taller tiles of rows, AVX-512 masks for column edges; the same
+ * bits as the AVX2 path. */
 void fp_dgemm_sup_avx512(int trans_a, fp_idx M, fp_idx N, fp_idx K, double alpha,
                          const double *A, fp_idx lda, const double *B, fp_idx ldb,
                          double beta, double *C, fp_idx ldc, const double *bias);
