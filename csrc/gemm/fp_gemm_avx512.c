@@ -193,6 +193,14 @@ FP_AVX512 void fp_dgemm_avx512_12x16(fp_idx k, double alpha, const double *a, co
 #ifndef FP_SUP512_MAXR3M
 #define FP_SUP512_MAXR3M 8
 #endif
+/* A column remainder of at most half a vector after whole vectors (float64 N = 10: 8 + 2,
+ * N = 100: 96 + 4) goes to the AVX2 entry (SUP_TAIL in fp_gemm_sup_simd.inc, same bits): a
+ * 256-bit FMA takes half the issue of a 512-bit one on a core with 256-bit FMA pipes (Zen 4),
+ * where a masked zmm pays for all its lanes; the extra pass re-reads the tile's A elements.
+ * On cores with two 512-bit FMA pipes it saves no issue slots (not measured there). */
+#ifndef FP_SUP512_TAIL
+#define FP_SUP512_TAIL 1
+#endif
 #define SUP_MAXR2 FP_SUP512_MAXR2
 #define SUP_MAXR2M FP_SUP512_MAXR2M
 #define SUP_MAXR3M FP_SUP512_MAXR3M
@@ -205,6 +213,9 @@ FP_AVX512 void fp_dgemm_avx512_12x16(fp_idx k, double alpha, const double *a, co
 #define SUP_W 8
 #define SUPN(name) dsup512_##name
 #define SUP_ENTRY fp_dgemm_sup_avx512
+#if FP_SUP512_TAIL
+#define SUP_TAIL fp_dgemm_sup_avx2
+#endif
 #define SUP_ZERO _mm512_setzero_pd
 #define SUP_SET1 _mm512_set1_pd
 #define SUP_BCAST(p) _mm512_set1_pd(*(p))
@@ -225,6 +236,9 @@ FP_AVX512 void fp_dgemm_avx512_12x16(fp_idx k, double alpha, const double *a, co
 #define SUP_W 16
 #define SUPN(name) ssup512_##name
 #define SUP_ENTRY fp_sgemm_sup_avx512
+#if FP_SUP512_TAIL
+#define SUP_TAIL fp_sgemm_sup_avx2
+#endif
 #define SUP_ZERO _mm512_setzero_ps
 #define SUP_SET1 _mm512_set1_ps
 #define SUP_BCAST(p) _mm512_set1_ps(*(p))
