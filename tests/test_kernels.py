@@ -638,11 +638,14 @@ out = []
 # packed path with edge tiles in M, N and K blocks, every layout, alpha/beta/bias; the
 # no-packing path (small and N <= 8); one network's loss and gradient
 # (then: masked column tails up to the top lane of both vector widths; then few rows: the wide
-# strips of 1-3 rows, the few-row path in KC blocks)
+# strips of 1-3 rows, the few-row path in KC blocks; then the digits nets' products and the
+# AVX-512 no-packing tiles of 7 to 12 rows, masked strips of 2 and 3 vectors, and column
+# remainders of up to half a vector, which the AVX-512 path leaves to the AVX2 one)
 shapes = [(300, 291, 530), (128, 256, 784), (37, 70, 33), (5, 3, 900), (64, 64, 64), (32, 10, 64),
           (7, 17, 5), (4, 31, 9), (8, 47, 12), (3, 15, 9), (6, 23, 8), (9, 7, 11), (10, 16, 3),
           (1, 300, 784), (2, 129, 1000), (3, 77, 300), (1, 1601, 1100), (16, 256, 784),
-          (9, 1024, 1700)]
+          (9, 1024, 1700), (200, 100, 64), (200, 10, 100), (23, 36, 7), (26, 21, 9),
+          (25, 41, 9), (15, 13, 5), (29, 25, 6), (8, 12, 4), (7, 20, 3)]
 for dt in (np.float32, np.float64):
     for M, N, K in shapes:
         for ta in (0, 1):
