@@ -472,9 +472,9 @@ cdef class TrainJob:
         self.el, self.vl = &el[0], &vl[0]
         # Buffer exports (memoryviews), not just references: an array that could move its
         # memory (array.array, bytearray) refuses to while one is held.
-        self._arrays = tuple(memoryview(a) for a in (params, state, ws, grad, gather,
+        self._arrays = tuple(memoryview(a) for a in (params, ws, grad, gather,
                                                        self.epoch_loss, self.val_loss))
-        self._data = tuple(memoryview(a) for a in (X, Y, Xv, Yv))
+        self._data = tuple(memoryview(a) for a in (X, Y, Xv, Yv, state))
         self._arrays += (rng,)
         if params.dtype == np.float64:
             _train_bind[double](self, params, X, Y, Xv, Yv, state, ws, grad, gather)
@@ -508,33 +508,39 @@ cdef class TrainJob:
             self.tr.epoch_acc, self.tr.val_acc = &ea[0], &va[0]
             self._arrays += (memoryview(self.epoch_acc), memoryview(self.val_acc))
 
-    def rebind(self, OptimSpec opt, X, Y, Xv, Yv):
-        """Points the job at new data of the same shapes, and the optimizer's hyper-parameters
-        at `opt` (of the same rule), so that a fit call of the same shapes reuses the job and
-        its buffers. True when done; False, changing nothing, when an array is not an exact
-        C-contiguous ndarray of the job's dtype of the shape the job was made for (the
-        caller then makes a new job)."""
+    def rebind(self, OptimSpec opt, X, Y, Xv, Yv, state):
+        """Points the job at new data of the same shapes, at the optimizer's state `state` and
+        hyper-parameters `opt` (of the same rule), so that a fit call of the same shapes
+        reuses the job and its buffers. True when done; False, changing nothing, when an array
+        is not an exact C-contiguous ndarray of the job's dtype of the shape (the state: the
+        size) the job was made for (the caller then makes a new job)."""
         if opt.opt.kind != self.opt.opt.kind or opt.n_state != self.opt.n_state:
             return False
         cdef int typenum = cnp.NPY_DOUBLE if self.f64 else cnp.NPY_FLOAT
         cdef int64_t n_in = self.net.sizes[0], n_out = self.net.sizes[self.net.n_layers]
         if not (_shaped(X, typenum, self.n, n_in) and _shaped(Y, typenum, self.n, n_out)
                 and _shaped(Xv, typenum, self.n_val, n_in)
-                and _shaped(Yv, typenum, self.n_val, n_out)):
+                and _shaped(Yv, typenum, self.n_val, n_out) and _plain(state, typenum)
+                and cnp.PyArray_NDIM(<cnp.ndarray>state) == 1
+                and cnp.PyArray_SIZE(<cnp.ndarray>state)
+                == opt.n_state * fp_net_n_params(&self.net)):
             return False
         self.opt = opt
         self.X = cnp.PyArray_DATA(<cnp.ndarray>X)
         self.Y = cnp.PyArray_DATA(<cnp.ndarray>Y)
         self.Xv = cnp.PyArray_DATA(<cnp.ndarray>Xv) if self.n_val > 0 else NULL
         self.Yv = cnp.PyArray_DATA(<cnp.ndarray>Yv) if self.n_val > 0 else NULL
+        self.state = cnp.PyArray_DATA(<cnp.ndarray>state)
         # an exact ndarray cannot move its memory while referenced (resize refuses)
-        self._data = (X, Y, Xv, Yv)
+        self._data = (X, Y, Xv, Yv, state)
         return True
 
     def release(self):
-        """Drops the job's data (X, Y and the validation pair): a job kept for the next fit
-        call must not keep the caller's arrays alive. run() refuses until rebind()."""
+        """Drops the job's data (X, Y, the validation pair) and the optimizer's state: a job
+        kept for the next fit call must keep neither the caller's arrays nor an optimizer
+        alive. run() refuses until rebind()."""
         self.X = self.Y = self.Xv = self.Yv = NULL
+        self.state = NULL
         self._data = None
 
     def run(self, int64_t epochs, lr=None):

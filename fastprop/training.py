@@ -376,15 +376,16 @@ class _Run:
         self.per_step = schedule is not None and schedule.per_step
         spec = optimizer._spec(opt_args)
         max_epochs = max(min(epochs, MAX_EPOCHS_A_CALL), 1)
-        # The job of the last fit call is reused when everything but the data and the
-        # hyper-parameters is the same: the ids are of objects that job holds, so none can
-        # have been reused by another object. Sample weights are bound at construction only.
-        key = (id(net._spec), id(net._params), id(state), id(ws), net._cap, id(grad), id(gather),
+        # The job of the last fit call is reused when everything but the data, the optimizer's
+        # state and hyper-parameters is the same: the ids are of objects that job holds, so
+        # none can have been reused by another object (the data and state it drops after each
+        # call are bound again, checked, by rebind). Sample weights are bound at construction.
+        key = (id(net._spec), id(net._params), id(ws), net._cap, id(grad), id(gather),
                id(net._stream), batch, bool(shuffle), max_epochs, Xc.shape[0], Xv.shape[0],
                clip_norm, clip_value, accuracy, self.per_step, l2)
         kept, net._job = net._job, None
         if (weights is None and kept is not None and kept[0] == key
-                and kept[1].rebind(spec, Xc, Y, Xv, Yv)):
+                and kept[1].rebind(spec, Xc, Y, Xv, Yv, state)):
             self.job = kept[1]
         else:
             self.job = _core.TrainJob(
@@ -404,7 +405,8 @@ class _Run:
         self.show_progress, self.progress = progress, None
 
     def keep_job(self):
-        """After the run: the job, without the caller's arrays, kept for the next fit call."""
+        """After the run: the job, without the caller's arrays and the optimizer's state, kept
+        for the next fit call."""
         self.job.release()
         if self.key is not None:
             self.net._job = (self.key, self.job)

@@ -299,6 +299,34 @@ def test_kept_job_does_not_keep_the_callers_arrays():
     assert all(r() is None for r in refs)
 
 
+def test_kept_job_does_not_keep_the_optimizer_alive():
+    net = tiny()
+    opt = fp.Adam(lr=0.01)
+    net.fit(np.ones((4, 2)), np.zeros((4, 1)), epochs=1, optimizer=opt)
+    assert net._job is not None
+    state, owner = weakref.ref(opt._state), weakref.ref(opt)
+    del opt
+    gc.collect()
+    assert owner() is None and state() is None
+
+
+def test_kept_job_takes_a_new_optimizers_state():
+    """A new optimizer of the same rule reuses the job with its own (zero) state: the bits of
+    a job made for it."""
+    rng = np.random.default_rng(9)
+    X, y = rng.standard_normal((12, 8)).astype(np.float32), rng.integers(0, 5, 12)
+    a, b = classifier(), classifier()
+    for net in (a, b):
+        net.fit(X, y, epochs=2, batch_size=5, optimizer=fp.Adam(lr=0.01))
+    job = a._job[1]
+    ha = a.fit(X, y, epochs=2, batch_size=5, optimizer=fp.Adam(lr=0.02))
+    assert a._job[1] is job
+    b._job = None
+    hb = b.fit(X, y, epochs=2, batch_size=5, optimizer=fp.Adam(lr=0.02))
+    assert ha.loss == hb.loss
+    np.testing.assert_array_equal(a.params, b.params)
+
+
 def test_released_job_refuses_to_run():
     net = tiny()
     net.fit(np.ones((4, 2)), np.zeros((4, 1)), epochs=1, optimizer=fp.SGD(lr=0.1))
