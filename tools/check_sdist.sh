@@ -16,10 +16,7 @@ PY="${PYTHON:-python3}"
 START=$SECONDS
 
 # A clean copy: the checkout's build/, modules and egg-info must not leak into the sdist.
-SRC="$WORK/src"
-mkdir -p "$SRC"
-tar -C "$ROOT" --exclude=./.git --exclude=./build --exclude=./dist --exclude='*.so' \
-  --exclude='*.egg-info' -cf - . | tar -C "$SRC" -xf -
+. "$ROOT/tools/clean_copy.sh"
 
 "$PY" -m venv "$WORK/tools"
 "$WORK/tools/bin/python" -m pip install --quiet --upgrade pip build
